@@ -1,0 +1,57 @@
+"""One event in, replies out: one DB session per update, committed once, rolled back on error."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.i18n import Catalog
+from bot.settings import Settings
+from bot.turn import Event, Message, Reply, Turn
+from handlers import fallback, respond
+from storage.users import UserRepository
+
+logger = logging.getLogger(__name__)
+
+
+class Conversation:
+    """The channel-neutral core every channel adapter calls."""
+
+    def __init__(
+        self, settings: Settings, catalog: Catalog, sessionmaker: async_sessionmaker[AsyncSession]
+    ) -> None:
+        self.settings = settings
+        self.catalog = catalog
+        self.sessionmaker = sessionmaker
+
+    async def handle(self, event: Event) -> list[Reply]:
+        """Answer `event`. Never raises: a failure becomes a localized error reply and an alert."""
+        translator = self.catalog.resolve(None, event.sender.language_code)
+        try:
+            async with self.sessionmaker() as session:
+                users = UserRepository(session)
+                user = await users.find(event.sender.channel, event.sender.user_id)
+                if user is not None:
+                    translator = self.catalog.translator(user.locale)
+                    await users.seen(user)
+                    if self._is_configured_admin(event):
+                        await users.grant_role(user, "admin")
+                turn = Turn(event, session, users, self.catalog, self.settings, translator, user)
+                replies = await respond(turn)
+                await session.commit()
+                return replies
+        except Exception:
+            error_id = secrets.token_hex(4)
+            logger.exception("error %s while handling %s", error_id, type(event.input).__name__)
+            return [fallback.error_message(translator, error_id), *self.alerts(error_id)]
+
+    def alerts(self, error_id: str) -> list[Reply]:
+        """Tell every configured admin, in the default language, that something failed."""
+        text = fallback.error_alert(self.catalog.translator(None), error_id)
+        return [Message(text, to=str(admin_id)) for admin_id in sorted(self.settings.admin_ids)]
+
+    def _is_configured_admin(self, event: Event) -> bool:
+        sender = event.sender
+        return sender.user_id.isdigit() and int(sender.user_id) in self.settings.admin_ids

@@ -1,0 +1,111 @@
+"""The one settings object: read from the environment or a .env file, validated once."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from bot.i18n import SHIPPED_LOCALES
+
+TOKEN_PATTERN = re.compile(r"^\d{3,12}:[A-Za-z0-9_-]{30,64}$")
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says which and how to fix it."""
+
+
+class Settings(BaseSettings):
+    """Passaparola's configuration. Every field has a default the demo can run with."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    bot_token: str = ""
+    database_url: str = "sqlite+aiosqlite:///data/passaparola.db"
+    admin_ids: Annotated[frozenset[int], NoDecode] = Field(default_factory=frozenset)
+    default_locale: str = "en"
+    bot_api_url: str = "https://api.telegram.org"
+    log_level: str = "INFO"
+    timezone: str = "Europe/Rome"
+    send_rate: float = 25.0
+
+    @field_validator("admin_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            parts = [part.strip() for part in value.split(",") if part.strip()]
+            if not all(part.isdigit() for part in parts):
+                raise ValueError("ADMIN_IDS must be comma-separated Telegram user ids, e.g. 123,456")
+            return frozenset(int(part) for part in parts)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError(f"DATABASE_URL {value!r} is not a database URL") from None
+        if url.drivername not in SUPPORTED_DRIVERS:
+            raise ValueError(
+                f"DATABASE_URL must start with one of {', '.join(SUPPORTED_DRIVERS)}; "
+                f"got {url.drivername!r}"
+            )
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _check_default_locale(cls, value: str) -> str:
+        if value not in SHIPPED_LOCALES:
+            raise ValueError(
+                f"DEFAULT_LOCALE {value!r} is not shipped; choose one of {', '.join(SHIPPED_LOCALES)}"
+            )
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _check_log_level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
+        return level
+
+    @field_validator("bot_api_url")
+    @classmethod
+    def _check_bot_api_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("BOT_API_URL must be an http(s) URL, e.g. https://api.telegram.org")
+        return value.rstrip("/")
+
+    def require_token(self) -> str:
+        """Return BOT_TOKEN, or raise a ConfigError that says how to get a good one."""
+        if not self.bot_token:
+            raise ConfigError(
+                "BOT_TOKEN is not set. Create a bot with @BotFather on Telegram and put its token "
+                "in the environment or in .env (BOT_TOKEN=123456789:AA...). "
+                "To try Passaparola without a token, run `make demo`."
+            )
+        if not TOKEN_PATTERN.match(self.bot_token):
+            raise ConfigError(
+                "BOT_TOKEN looks malformed: a token is digits, a colon, then 30-64 letters, "
+                "digits, '_' or '-' (as @BotFather gives it)."
+            )
+        return self.bot_token
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build Settings, turning validation errors into one readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        lines = []
+        for problem in error.errors():
+            field = ".".join(str(part) for part in problem["loc"]).upper() or "settings"
+            message = str(problem["msg"]).removeprefix("Value error, ")
+            lines.append(f"{field}: {message}")
+        raise ConfigError("; ".join(lines)) from None

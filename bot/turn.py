@@ -1,0 +1,150 @@
+"""The channel-neutral vocabulary: what came in (Event), what goes out (Reply), and the Turn."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from bot.i18n import Catalog, Translator
+    from bot.settings import Settings
+    from storage.models import User
+    from storage.users import UserRepository
+
+
+# --- what came in ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who wrote, and where: a private chat or a group."""
+
+    channel: str
+    user_id: str
+    chat_id: str
+    language_code: str | None = None
+    first_name: str = ""
+    is_private: bool = True
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command such as /start, with whatever followed it."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Text:
+    """Plain text the user typed."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Button:
+    """A press on an inline button, carrying its callback data (untrusted)."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """Something we cannot read: sticker, voice, photo, location, an edited message, ..."""
+
+    kind: str
+
+
+Input = Command | Text | Button | Unsupported
+
+
+@dataclass(frozen=True)
+class Event:
+    """One update from any channel, reduced to what the conversation needs."""
+
+    sender: Sender
+    input: Input
+    bot_url: str = ""  # a link that opens a private chat with the bot
+
+
+# --- what goes out --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Key:
+    """One inline button: either callback data (ASCII, <= 64 bytes) or a URL."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+Keyboard = tuple[tuple[Key, ...], ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A text message; `edit` replaces the message whose button was pressed."""
+
+    text: str
+    keyboard: Keyboard = ()
+    edit: bool = False
+    to: str | None = None  # another user's chat on the same channel; None means this chat
+
+
+@dataclass(frozen=True)
+class Toast:
+    """A short notice shown on a button press (answer to the callback query)."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CommandMenu:
+    """Set this chat's command list, in the user's language."""
+
+    commands: tuple[tuple[str, str], ...]
+
+
+Reply = Message | Toast | CommandMenu
+
+
+# --- the turn -------------------------------------------------------------------------------
+
+
+@dataclass
+class Turn:
+    """Everything a handler may use for one update: the user, their language, one DB session."""
+
+    event: Event
+    session: AsyncSession
+    users: UserRepository
+    catalog: Catalog
+    settings: Settings
+    t: Translator
+    user: User | None = None
+
+    @property
+    def sender(self) -> Sender:
+        """Who wrote."""
+        return self.event.sender
+
+    def _(self, message: str, **values: object) -> str:
+        """Translate into the user's language (see Translator._)."""
+        return self.t._(message, **values)
+
+    def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
+        """Translate with plural rules (see Translator.ngettext)."""
+        return self.t.ngettext(singular, plural, count, **values)
+
+    def speak(self, locale: str) -> None:
+        """Switch this turn's language, e.g. right after the user picked one."""
+        self.t = self.catalog.translator(locale)
+
+    @property
+    def is_admin(self) -> bool:
+        """Checked on the server side at the moment of use."""
+        return self.user is not None and "admin" in self.user.roles

@@ -1,0 +1,64 @@
+"""The conversation: gates for new users, then one router per feature."""
+
+from __future__ import annotations
+
+from bot.router import Expired, Router, parse_callback
+from bot.turn import Button, Command, Reply, Text, Turn, Unsupported
+from handlers import fallback, help, menu, onboarding, privacy, settings
+
+router = Router()
+router.include(help.router, menu.router, onboarding.router, privacy.router, settings.router)
+
+# What someone who has not accepted the privacy notice yet may still do.
+BEFORE_CONSENT_COMMANDS = frozenset({"language", "help", "privacy", "forget"})
+BEFORE_CONSENT_BUTTONS = frozenset({"lang", "consent", "forget"})
+
+
+async def respond(turn: Turn) -> list[Reply]:
+    """Answer one event: onboarding first, then the feature that owns the input."""
+    if not turn.sender.is_private:
+        return await fallback.group_chat(turn)
+    event_input = turn.event.input
+    button = parse_callback(event_input.data) if isinstance(event_input, Button) else None
+    if isinstance(event_input, Button) and button is None:
+        return await fallback.expired(turn)
+
+    if turn.user is None:
+        if button is not None and button.action == "lang":
+            return await _press(turn, button.action, button.args)
+        if button is not None:
+            return await fallback.expired(turn)
+        return await onboarding.ask_language(turn)
+
+    if turn.user.consented_at is None:
+        allowed = (
+            (button is not None and button.action in BEFORE_CONSENT_BUTTONS)
+            or (isinstance(event_input, Command) and event_input.name in BEFORE_CONSENT_COMMANDS)
+        )
+        if not allowed:
+            return await onboarding.ask_consent(turn)
+
+    match event_input:
+        case Command(name=name):
+            handler = router.commands.get(name)
+            if handler is None:
+                return await fallback.unknown_command(turn, name)
+            return await handler(turn)
+        case Button():
+            assert button is not None
+            return await _press(turn, button.action, button.args)
+        case Text():
+            return await fallback.not_understood(turn)
+        case Unsupported(kind=kind):
+            return await fallback.unsupported(turn, kind)
+    return await fallback.not_understood(turn)
+
+
+async def _press(turn: Turn, action: str, args: tuple[str, ...]) -> list[Reply]:
+    handler = router.buttons.get(action)
+    if handler is None:
+        return await fallback.expired(turn)
+    try:
+        return await handler(turn, args)
+    except Expired:
+        return await fallback.expired(turn)

@@ -1,0 +1,43 @@
+"""Keyboards: pure functions of the translator (and of nothing else that changes)."""
+
+from __future__ import annotations
+
+from bot.i18n import SHIPPED_LOCALES, Translator, native_name
+from bot.router import callback
+from bot.turn import Key, Keyboard
+
+
+def main_menu(t: Translator) -> Keyboard:
+    """Volunteer · Ask a question · Services · Share Passaparola · Settings."""
+    return (
+        (Key("🤝 " + t._("Volunteer"), callback("menu", "volunteer")),),
+        (
+            Key("❓ " + t._("Ask a question"), callback("menu", "ask")),
+            Key("🏛 " + t._("Services"), callback("menu", "services")),
+        ),
+        (Key("📣 " + t._("Share Passaparola"), callback("menu", "share")),),
+        (Key("⚙️ " + t._("Settings"), callback("menu", "settings")),),
+    )
+
+
+def back_to_menu(t: Translator) -> Keyboard:
+    """A single button back to the main menu."""
+    return ((Key("⬅️ " + t._("Back to menu"), callback("menu", "open")),),)
+
+
+def language_keyboard(suggested: str | None, columns: int = 2) -> Keyboard:
+    """Every shipped language by its native name; the suggested one first and alone on its row."""
+    codes = [code for code in SHIPPED_LOCALES if code != suggested]
+    keys = [Key(native_name(code), callback("lang", "set", code)) for code in codes]
+    rows = [tuple(keys[i : i + columns]) for i in range(0, len(keys), columns)]
+    if suggested:
+        rows.insert(0, (Key("✅ " + native_name(suggested), callback("lang", "set", suggested)),))
+    return tuple(rows)
+
+
+def consent_keyboard(t: Translator) -> Keyboard:
+    """Accept the privacy notice, or leave without anything stored."""
+    return (
+        (Key("✅ " + t._("I agree, continue"), callback("consent", "yes")),),
+        (Key(t._("No thanks, delete my choice"), callback("consent", "no")),),
+    )

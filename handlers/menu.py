@@ -1,0 +1,59 @@
+"""The main menu and its entries."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from bot.router import Expired, Router
+from bot.turn import Key, Message, Reply, Turn
+from handlers.keyboards import back_to_menu
+from handlers.onboarding import show_menu
+from handlers.settings import show_settings
+
+router = Router()
+
+COMING_SOON = frozenset({"volunteer", "ask", "services"})
+
+
+@router.command("menu")
+async def menu_command(turn: Turn) -> list[Reply]:
+    """/menu: show the main menu."""
+    return await show_menu(turn)
+
+
+@router.button("menu")
+async def menu_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
+    """menu:<entry>: open one entry of the main menu, replacing the menu message."""
+    if len(args) != 1:
+        raise Expired
+    entry = args[0]
+    if entry == "open":
+        return await show_menu(turn, edit=True)
+    if entry in COMING_SOON:
+        return [coming_soon(turn)]
+    if entry == "share":
+        return [share(turn)]
+    if entry == "settings":
+        return await show_settings(turn, edit=True)
+    raise Expired
+
+
+def coming_soon(turn: Turn) -> Message:
+    """A friendly placeholder for the parts of the menu that are being built."""
+    text = "🚧 " + turn._(
+        "This part of Passaparola is coming soon. We are building it right now. "
+        "Thank you for your patience!"
+    )
+    return Message(text, back_to_menu(turn.t), edit=True)
+
+
+def share(turn: Turn) -> Message:
+    """A link to Passaparola, and a button that passes it on to any chat."""
+    link = turn.event.bot_url
+    invitation = turn._("Passaparola helps newcomers find volunteering and local services.")
+    share_url = "https://t.me/share/url?" + urlencode({"url": link, "text": invitation})
+    text = "📣 " + turn._(
+        "Know someone who could use Passaparola? Send them this link: %(link)s", link=link
+    )
+    keyboard = ((Key("📤 " + turn._("Share with a friend"), url=share_url),), *back_to_menu(turn.t))
+    return Message(text, keyboard, edit=True)

@@ -1,0 +1,120 @@
+"""First visit: pick a language, read the privacy notice, agree; and /start for everyone after."""
+
+from __future__ import annotations
+
+from bot.i18n import SHIPPED_LOCALES, match_locale, native_name
+from bot.router import Expired, Router
+from bot.turn import Message, Reply, Toast, Turn
+from handlers.help import command_menu
+from handlers.keyboards import consent_keyboard, language_keyboard, main_menu
+
+router = Router()
+
+
+def privacy_notice(turn: Turn) -> str:
+    """What we store, why, and how to delete it."""
+    return "\n\n".join(
+        (
+            "🔒 " + turn._("Your privacy"),
+            turn._(
+                "What we store: your Telegram account number, your language, when you first and "
+                "last wrote to us, and what you choose to do here (for example, the activities "
+                "you sign up for)."
+            ),
+            turn._("What we never store: your phone number or the texts of your messages."),
+            turn._("Why: to answer you in your language and to send you only what you asked for."),
+            turn._(
+                "You can delete everything at any time with %(forget)s. "
+                "See this notice again with %(privacy)s.",
+                forget="/forget",
+                privacy="/privacy",
+            ),
+        )
+    )
+
+
+async def ask_language(turn: Turn, *, edit: bool = False) -> list[Reply]:
+    """Offer every language by its native name, the one the phone suggests first."""
+    suggested = (turn.user and turn.user.locale) or match_locale(turn.sender.language_code)
+    count = len(SHIPPED_LOCALES)
+    text = "🌍 " + turn.ngettext(
+        "I speak %(count)s language. Choose yours:",
+        "I speak %(count)s languages. Choose yours:",
+        count,
+    )
+    return [Message(text, language_keyboard(suggested), edit=edit)]
+
+
+async def ask_consent(turn: Turn) -> list[Reply]:
+    """The welcome and the privacy notice, with agree / decline buttons."""
+    welcome = "👋 " + turn._(
+        "Welcome to Passaparola! I help you find volunteering opportunities and local services "
+        "in your city, in your language."
+    )
+    return [Message(f"{welcome}\n\n{privacy_notice(turn)}", consent_keyboard(turn.t))]
+
+
+async def show_menu(turn: Turn, *, edit: bool = False, greeting: str | None = None) -> list[Reply]:
+    """The main menu, optionally after a line of greeting."""
+    question = turn._("What would you like to do?")
+    text = f"{greeting}\n\n{question}" if greeting else question
+    return [Message(text, main_menu(turn.t), edit=edit)]
+
+
+@router.command("start")
+async def start(turn: Turn) -> list[Reply]:
+    """/start: a returning user gets the menu (new users never reach here: see the gate)."""
+    return await show_menu(turn, greeting="👋 " + turn._("Welcome back to Passaparola!"))
+
+
+@router.command("language")
+async def language(turn: Turn) -> list[Reply]:
+    """/language: show the language keyboard."""
+    return await ask_language(turn)
+
+
+@router.button("lang")
+async def choose_language(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
+    """lang:pick shows the keyboard; lang:set:<code> saves the language (new users: then consent)."""
+    if args == ("pick",):
+        return await ask_language(turn, edit=True)
+    if len(args) != 2 or args[0] != "set" or args[1] not in SHIPPED_LOCALES:
+        raise Expired
+    locale = args[1]
+    first_visit = turn.user is None
+    if turn.user is None:
+        turn.user = await turn.users.create(turn.sender.channel, turn.sender.user_id, locale)
+    else:
+        await turn.users.set_locale(turn.user, locale)
+    turn.speak(locale)
+    chosen = "✅ " + turn._("Language: %(language)s", language=native_name(locale))
+    replies: list[Reply] = [Message(chosen, edit=True), command_menu(turn)]
+    if first_visit or turn.user.consented_at is None:
+        return replies + await ask_consent(turn)
+    return replies + await show_menu(turn)
+
+
+@router.button("consent")
+async def consent(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
+    """consent:yes records consent and opens the menu; consent:no deletes the language choice."""
+    if args not in (("yes",), ("no",)) or turn.user is None:
+        raise Expired
+    if args == ("no",):
+        await turn.users.forget(turn.user)
+        return [
+            Message(
+                turn._(
+                    "Okay. We deleted your language choice and keep nothing about you. "
+                    "Send %(start)s whenever you want to come back.",
+                    start="/start",
+                ),
+                edit=True,
+            )
+        ]
+    if turn.user.consented_at is None:
+        await turn.users.give_consent(turn.user)
+    return [
+        Toast(turn._("Thank you!")),
+        Message(privacy_notice(turn), edit=True),
+        *await show_menu(turn),
+    ]

@@ -1,0 +1,62 @@
+"""/privacy shows the notice again; /forget deletes everything we store about the user."""
+
+from __future__ import annotations
+
+from bot.router import Expired, Router, callback
+from bot.turn import Key, Message, Reply, Turn
+from handlers.keyboards import back_to_menu
+from handlers.onboarding import privacy_notice, show_menu
+
+router = Router()
+
+
+@router.command("privacy")
+async def privacy_command(turn: Turn) -> list[Reply]:
+    """/privacy: the privacy notice."""
+    return [Message(privacy_notice(turn), back_to_menu(turn.t))]
+
+
+@router.command("forget")
+async def forget_command(turn: Turn) -> list[Reply]:
+    """/forget: ask before deleting."""
+    return [confirm_forget(turn, edit=False)]
+
+
+def confirm_forget(turn: Turn, *, edit: bool) -> Message:
+    """The question before deletion, with yes / no."""
+    text = "🗑 " + turn._(
+        "This deletes everything we store about you: your language, your settings and your "
+        "activity. It cannot be undone. Delete everything?"
+    )
+    keyboard = (
+        (Key(turn._("Yes, delete everything"), callback("forget", "yes")),),
+        (Key(turn._("No, keep my data"), callback("forget", "no")),),
+    )
+    return Message(text, keyboard, edit=edit)
+
+
+@router.button("privacy")
+async def privacy_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
+    """privacy:show from Settings."""
+    if args != ("show",):
+        raise Expired
+    return [Message(privacy_notice(turn), back_to_menu(turn.t), edit=True)]
+
+
+@router.button("forget")
+async def forget_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
+    """forget:ask / forget:yes / forget:no."""
+    if args == ("ask",):
+        return [confirm_forget(turn, edit=True)]
+    if args == ("no",):
+        return await show_menu(turn, edit=True, greeting="👍 " + turn._("Nothing was deleted."))
+    if args != ("yes",) or turn.user is None:
+        raise Expired
+    await turn.users.forget(turn.user)
+    turn.user = None
+    text = "✅ " + turn._(
+        "Done. Everything we stored about you is deleted. "
+        "Send %(start)s if you want to use Passaparola again.",
+        start="/start",
+    )
+    return [Message(text, edit=True)]

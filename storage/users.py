@@ -1,0 +1,57 @@
+"""Users repository: takes the turn's session, never commits."""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import User, UserStatus, utcnow
+
+
+class UserRepository:
+    """Reads and writes `users` rows inside the caller's session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def find(self, channel: str, channel_user_id: str) -> User | None:
+        """The user with this channel identity, or None if they never chose a language."""
+        return await self.session.scalar(
+            select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
+        )
+
+    async def create(self, channel: str, channel_user_id: str, locale: str) -> User:
+        """Store a new user who has just picked a language (the only thing kept before consent)."""
+        user = User(channel=channel, channel_user_id=channel_user_id, locale=locale, roles=[])
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def seen(self, user: User) -> None:
+        """Record that the user wrote: refresh last_seen and reactivate a stopped contact."""
+        user.last_seen_at = utcnow()
+        if user.status is UserStatus.STOPPED:
+            user.status = UserStatus.ACTIVE
+
+    async def set_locale(self, user: User, locale: str) -> None:
+        """Save the user's language choice."""
+        user.locale = locale
+
+    async def give_consent(self, user: User) -> None:
+        """Record when the user accepted the privacy notice."""
+        user.consented_at = utcnow()
+
+    async def grant_role(self, user: User, role: str) -> None:
+        """Add a role (admin, moderator, coordinator, helper) if the user lacks it."""
+        if role not in user.roles:
+            user.roles = [*user.roles, role]
+
+    async def forget(self, user: User) -> None:
+        """Delete everything stored about the user."""
+        await self.session.execute(delete(User).where(User.id == user.id))
+
+    async def mark_stopped(self, channel: str, channel_user_id: str) -> None:
+        """The user blocked the bot: stop writing to them until they come back."""
+        user = await self.find(channel, channel_user_id)
+        if user is not None:
+            user.status = UserStatus.STOPPED
