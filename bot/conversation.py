@@ -47,6 +47,15 @@ class Conversation:
             logger.exception("error %s while handling %s", error_id, type(event.input).__name__)
             return [fallback.error_message(translator, error_id), *self.alerts(error_id)]
 
+    async def contact_stopped(self, channel: str, channel_user_id: str) -> None:
+        """The channel refused delivery because the user blocked us: stop writing to them."""
+        async with self.sessionmaker() as session:
+            users = UserRepository(session)
+            user = await users.find(channel, channel_user_id)
+            if user is not None:
+                await users.mark_stopped(user)
+                await session.commit()
+
     def alerts(self, error_id: str) -> list[Reply]:
         """Tell every configured admin, in the default language, that something failed."""
         text = fallback.error_alert(self.catalog.translator(None), error_id)

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     bot_api_url: str = "https://api.telegram.org"
     log_level: str = "INFO"
     timezone: str = "Europe/Rome"
-    send_rate: float = 25.0
+    reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
 
     @field_validator("admin_ids", mode="before")
     @classmethod

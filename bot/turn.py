@@ -58,7 +58,14 @@ class Unsupported:
     kind: str
 
 
-Input = Command | Text | Button | Unsupported
+@dataclass(frozen=True)
+class Membership:
+    """The bot was added to / removed from a chat, or a user blocked / unblocked it."""
+
+    joined: bool
+
+
+Input = Command | Text | Button | Unsupported | Membership
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Expired, Router, parse_callback
-from bot.turn import Button, Command, Reply, Text, Turn, Unsupported
+from bot.turn import Button, Command, Membership, Reply, Text, Turn, Unsupported
 from handlers import fallback, help, menu, onboarding, privacy, settings
 
 router = Router()
@@ -16,6 +16,8 @@ BEFORE_CONSENT_BUTTONS = frozenset({"lang", "consent", "forget"})
 
 async def respond(turn: Turn) -> list[Reply]:
     """Answer one event: onboarding first, then the feature that owns the input."""
+    if isinstance(turn.event.input, Membership):
+        return await membership_changed(turn, turn.event.input.joined)
     if not turn.sender.is_private:
         return await fallback.group_chat(turn)
     event_input = turn.event.input
@@ -62,3 +64,12 @@ async def _press(turn: Turn, action: str, args: tuple[str, ...]) -> list[Reply]:
         return await handler(turn, args)
     except Expired:
         return await fallback.expired(turn)
+
+
+async def membership_changed(turn: Turn, joined: bool) -> list[Reply]:
+    """A user blocked us (stop writing) or came back; in a group, introduce ourselves once."""
+    if not turn.sender.is_private:
+        return await fallback.group_chat(turn) if joined else []
+    if turn.user is not None and not joined:
+        await turn.users.mark_stopped(turn.user)
+    return []

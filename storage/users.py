@@ -50,8 +50,6 @@ class UserRepository:
         """Delete everything stored about the user."""
         await self.session.execute(delete(User).where(User.id == user.id))
 
-    async def mark_stopped(self, channel: str, channel_user_id: str) -> None:
+    async def mark_stopped(self, user: User) -> None:
         """The user blocked the bot: stop writing to them until they come back."""
-        user = await self.find(channel, channel_user_id)
-        if user is not None:
-            user.status = UserStatus.STOPPED
+        user.status = UserStatus.STOPPED

@@ -1,0 +1,1 @@
+"""Passaparola: a multilingual outreach chatbot for migrants and refugees."""

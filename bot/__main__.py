@@ -1,0 +1,127 @@
+"""Command line: `python -m bot run` (real Telegram) and `python -m bot demo` (playground)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import errno
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.exc import DBAPIError
+from telegram import Update
+from telegram.error import InvalidToken, NetworkError
+
+from bot.app import build_application, polling
+from bot.i18n import CatalogError
+from bot.playground.server import create_app
+from bot.playground.state import Playground
+from bot.settings import ConfigError, Settings, load_settings
+
+DEMO_DATABASE = Path("data/demo.db")
+DEMO_ADMIN_NAME = "Sara (city staff)"
+DEMO_USERS = (
+    ("Amina", "ar"),
+    ("Mehmet", "tr"),
+    ("Rojda", "ku"),
+    ("Giulia", "it"),
+    ("Oksana", "uk"),
+    ("Sam", None),
+)
+
+
+class UsageError(Exception):
+    """Something the person running the command can fix; printed without a traceback."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="poll Telegram with BOT_TOKEN")
+    demo_parser = commands.add_parser("demo", help="playground + browser chat page, no token")
+    demo_parser.add_argument("--host", default="127.0.0.1")
+    demo_parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level)
+        if args.command == "run":
+            run(settings)
+        else:
+            asyncio.run(demo(settings, args.host, args.port))
+    except (ConfigError, CatalogError, UsageError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def configure_logging(level: str) -> None:
+    """Readable logs; HTTP client logs are quiet because their URLs contain the bot token."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "aiohttp.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def run(settings: Settings) -> None:
+    """Poll Telegram until interrupted."""
+    application = build_application(settings, settings.require_token())
+    try:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    except InvalidToken:
+        raise UsageError("Telegram rejected BOT_TOKEN; check it with @BotFather") from None
+    except NetworkError as error:
+        raise UsageError(f"cannot reach the Bot API at {settings.bot_api_url}: {error}") from None
+    except DBAPIError as error:
+        raise UsageError(f"cannot open the database at DATABASE_URL: {error.orig}") from None
+
+
+async def demo(settings: Settings, host: str, port: int) -> None:
+    """The playground, a fresh demo database, and the real bot polling it over HTTP."""
+    playground = Playground()
+    admin = playground.add_user(DEMO_ADMIN_NAME, "en")
+    for name, language_code in DEMO_USERS:
+        playground.add_user(name, language_code)
+
+    runner = web.AppRunner(create_app(playground), access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as error:
+        await runner.cleanup()
+        if error.errno == errno.EADDRINUSE:
+            raise UsageError(f"port {port} is already in use; try --port {port + 1}") from None
+        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
+    demo_settings = settings.model_copy(
+        update={
+            "bot_api_url": f"http://{host}:{port}",
+            "database_url": f"sqlite+aiosqlite:///{DEMO_DATABASE}",
+            "admin_ids": frozenset({admin["id"]}),
+        }
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with polling(build_application(demo_settings, playground.token)):
+            print(
+                f"\nPassaparola demo is running. Open http://{host}:{port}/ in your browser.\n"
+                f"Chat as several people, pick languages, press buttons. Ctrl+C stops it.\n",
+                flush=True,
+            )
+            await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""The composition root: settings, engine, catalogs, conversation and the PTB Application."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from telegram import BotCommand, Update
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+
+from bot.channels.telegram import PerChatUpdateProcessor, TelegramChannel
+from bot.conversation import Conversation
+from bot.i18n import SHIPPED_LOCALES, Catalog, Translator
+from bot.settings import Settings
+from handlers.help import command_descriptions
+from storage.db import create_engine, create_sessionmaker, migrate
+
+logger = logging.getLogger(__name__)
+
+MAX_CONCURRENT_UPDATES = 64
+
+
+def build_application(settings: Settings, token: str) -> Application:
+    """Wire everything together; resources open in post_init and close in post_shutdown."""
+    catalog = Catalog(settings.default_locale)
+    engine = create_engine(settings.database_url)
+    conversation = Conversation(settings, catalog, create_sessionmaker(engine))
+
+    async def post_init(application: Application) -> None:
+        await migrate(engine)
+        await publish_commands(application, catalog)
+        logger.info("Passaparola is up as @%s", application.bot.username)
+
+    async def post_shutdown(application: Application) -> None:
+        await engine.dispose()
+
+    rate_limiter = AIORateLimiter(overall_max_rate=settings.reply_rate, overall_time_period=1)
+    application = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(f"{settings.bot_api_url}/bot")
+        .base_file_url(f"{settings.bot_api_url}/file/bot")
+        .rate_limiter(rate_limiter)
+        .concurrent_updates(PerChatUpdateProcessor(MAX_CONCURRENT_UPDATES))
+        .post_init(post_init)
+        .post_shutdown(post_shutdown)
+        .build()
+    )
+    TelegramChannel(conversation).install(application)
+    return application
+
+
+async def publish_commands(application: Application, catalog: Catalog) -> None:
+    """The command menu in the default language, and in every language Telegram can tag."""
+    default = catalog.translator(None)
+    await application.bot.set_my_commands(_commands(default))
+    for code in SHIPPED_LOCALES:
+        if len(code) == 2:  # Telegram takes ISO 639-1 codes only; others get the chat-scoped list
+            await application.bot.set_my_commands(
+                _commands(catalog.translator(code)), language_code=code
+            )
+
+
+def _commands(translator: Translator) -> list[BotCommand]:
+    return [BotCommand(name, text) for name, text in command_descriptions(translator)]
+
+
+@asynccontextmanager
+async def polling(application: Application, poll_timeout: int = 10) -> AsyncIterator[Application]:
+    """Run `application` polling inside the caller's event loop (demo, tests, benchmarks)."""
+    await application.initialize()
+    try:
+        if application.post_init is not None:
+            await application.post_init(application)
+        assert application.updater is not None
+        await application.updater.start_polling(
+            poll_interval=0, timeout=poll_timeout, allowed_updates=Update.ALL_TYPES
+        )
+        await application.start()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await application.shutdown()
+        if application.post_shutdown is not None:
+            await application.post_shutdown(application)

@@ -1,0 +1,252 @@
+"""Telegram adapter: PTB Update -> Event, Reply -> Bot API calls. No conversation logic here."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    CallbackQuery,
+    ChatMember,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message as TelegramMessage,
+    Update,
+)
+from telegram.constants import ChatType, MessageEntityType, MessageLimit
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
+
+from bot.conversation import Conversation
+from bot.turn import (
+    Button,
+    Command,
+    CommandMenu,
+    Event,
+    Input,
+    Keyboard,
+    Membership,
+    Message,
+    Reply,
+    Sender,
+    Text,
+    Toast,
+    Unsupported,
+)
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "telegram"
+ATTACHMENT_KINDS = (
+    "voice", "audio", "video_note", "photo", "video", "sticker", "document", "animation",
+    "location", "venue", "contact", "poll", "dice",
+)  # fmt: skip
+
+
+class PerChatUpdateProcessor(BaseUpdateProcessor):
+    """Updates run concurrently, but one chat's updates run in the order they arrived."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._locks: dict[int, asyncio.Lock] = {}
+        self._waiting: Counter[int] = Counter()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for earlier updates of the same chat, then run this one."""
+        key = _chat_key(update)
+        if key is None:
+            await coroutine
+            return
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        self._waiting[key] += 1
+        try:
+            async with lock:
+                await coroutine
+        finally:
+            self._waiting[key] -= 1
+            if not self._waiting[key]:
+                del self._waiting[key], self._locks[key]
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+
+def _chat_key(update: object) -> int | None:
+    if not isinstance(update, Update):
+        return None
+    if update.effective_chat is not None:
+        return update.effective_chat.id
+    return update.effective_user.id if update.effective_user else None
+
+
+class TelegramChannel:
+    """Connects a PTB Application to the Conversation."""
+
+    def __init__(self, conversation: Conversation) -> None:
+        self.conversation = conversation
+
+    def install(self, application: Application) -> None:
+        """Route every update through this adapter; log whatever escapes it."""
+        application.add_handler(TypeHandler(Update, self.on_update))
+        application.add_error_handler(self.on_error)
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Turn the update into an Event, let the conversation answer, send the replies."""
+        event = self.to_event(update, context.bot.username)
+        if event is None:
+            if update.callback_query is not None:
+                await update.callback_query.answer()
+            return
+        replies = await self.conversation.handle(event)
+        await self.deliver(context, event, update.callback_query, replies)
+
+    async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """Errors outside the conversation (network, Bot API): log them, never crash."""
+        logger.error("telegram error: %r", context.error, exc_info=context.error)
+
+    # --- Update -> Event ----------------------------------------------------------------
+
+    def to_event(self, update: Update, bot_username: str) -> Event | None:
+        """What the user did, or None when the update needs no answer."""
+        user, chat = update.effective_user, update.effective_chat
+        if user is None or user.is_bot or chat is None:
+            return None
+        if update.my_chat_member is not None:
+            event_input: Input | None = _membership(update.my_chat_member.new_chat_member)
+        elif update.callback_query is not None:
+            event_input = Button(update.callback_query.data or "")
+        elif update.edited_message is not None:
+            event_input = Unsupported("edited") if chat.type == ChatType.PRIVATE else None
+        elif update.message is not None:
+            event_input = _message_input(update.message, chat.type, bot_username)
+        else:
+            event_input = None
+        if event_input is None:
+            return None
+        sender = Sender(
+            channel=CHANNEL,
+            user_id=str(user.id),
+            chat_id=str(chat.id),
+            language_code=user.language_code,
+            first_name=user.first_name,
+            is_private=chat.type == ChatType.PRIVATE,
+        )
+        return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
+
+    # --- Reply -> Bot API ---------------------------------------------------------------
+
+    async def deliver(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        event: Event,
+        query: CallbackQuery | None,
+        replies: list[Reply],
+    ) -> None:
+        """Send the replies in order; a button press is always answered exactly once."""
+        toast = next((reply.text for reply in replies if isinstance(reply, Toast)), None)
+        if query is not None:
+            await _quietly(query.answer(toast))
+        chat_id = int(event.sender.chat_id)
+        for reply in replies:
+            if isinstance(reply, Message):
+                await self._send(context, chat_id, query, reply)
+            elif isinstance(reply, CommandMenu):
+                commands = [BotCommand(name, description) for name, description in reply.commands]
+                await _quietly(
+                    context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
+                )
+
+    async def _send(
+        self,
+        context: ContextTypes.DEFAULT_TYPE,
+        chat_id: int,
+        query: CallbackQuery | None,
+        reply: Message,
+    ) -> None:
+        target = int(reply.to) if reply.to is not None else chat_id
+        markup = _markup(reply.keyboard)
+        pressed = query.message if query is not None else None
+        if reply.edit and reply.to is None and isinstance(pressed, TelegramMessage):
+            try:
+                await pressed.edit_text(reply.text, reply_markup=markup)
+                return
+            except BadRequest as error:
+                if "not modified" in error.message:
+                    return
+                logger.info("could not edit message, sending instead: %s", error.message)
+        *heads, last = split_text(reply.text)
+        try:
+            for part in heads:
+                await context.bot.send_message(target, part)
+            await context.bot.send_message(target, last, reply_markup=markup)
+        except Forbidden:
+            await self.conversation.contact_stopped(CHANNEL, str(target))
+        except TelegramError as error:
+            logger.warning("could not send to a chat: %s", error)
+
+
+def _membership(member: ChatMember) -> Membership:
+    return Membership(joined=member.status not in (ChatMember.LEFT, ChatMember.BANNED))
+
+
+def _message_input(message: TelegramMessage, chat_type: str, bot_username: str) -> Input | None:
+    command = _command(message, bot_username)
+    if chat_type != ChatType.PRIVATE:
+        mentioned = f"@{bot_username}".lower() in (message.text or "").lower()
+        return command if command is not None or mentioned else None
+    if command is not None:
+        return command
+    if message.text is not None:
+        return Text(message.text)
+    kind = next((kind for kind in ATTACHMENT_KINDS if getattr(message, kind, None)), "other")
+    return Unsupported(kind)
+
+
+def _command(message: TelegramMessage, bot_username: str) -> Command | None:
+    """A bot command at the very start of the text, addressed to us (or to no bot in particular)."""
+    text = message.text or ""
+    entity = next(iter(message.entities), None)
+    if entity is None or entity.type != MessageEntityType.BOT_COMMAND or entity.offset != 0:
+        return None
+    name, _, addressee = text[1 : entity.length].partition("@")
+    if addressee and addressee.lower() != bot_username.lower():
+        return None
+    return Command(name.lower(), text[entity.length :].strip())
+
+
+def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    if not keyboard:
+        return None
+    return InlineKeyboardMarkup(
+        [
+            [InlineKeyboardButton(key.label, callback_data=key.data, url=key.url) for key in row]
+            for row in keyboard
+        ]
+    )
+
+
+def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
+    """Split at paragraph or line breaks so that each part fits one Telegram message."""
+    parts: list[str] = []
+    while len(text) > limit:
+        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
+        cut = cut if cut > 0 else limit
+        parts.append(text[:cut].rstrip())
+        text = text[cut:].lstrip("\n")
+    return [*parts, text]
+
+
+async def _quietly(call: Awaitable[object]) -> None:
+    """Calls whose failure must not stop the replies that follow (answers, command lists)."""
+    try:
+        await call
+    except TelegramError as error:
+        logger.info("Bot API call failed: %s", error)
