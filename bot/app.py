@@ -19,6 +19,7 @@ from storage.db import create_engine, create_sessionmaker, migrate
 logger = logging.getLogger(__name__)
 
 MAX_CONCURRENT_UPDATES = 64
+MAX_RETRIES_ON_429 = 5  # each retry first waits the retry_after Telegram asked for
 
 
 def build_application(settings: Settings, token: str) -> Application:
@@ -35,7 +36,9 @@ def build_application(settings: Settings, token: str) -> Application:
     async def post_shutdown(application: Application) -> None:
         await engine.dispose()
 
-    rate_limiter = AIORateLimiter(overall_max_rate=settings.reply_rate, overall_time_period=1)
+    rate_limiter = AIORateLimiter(
+        overall_max_rate=settings.reply_rate, overall_time_period=1, max_retries=MAX_RETRIES_ON_429
+    )
     application = (
         ApplicationBuilder()
         .token(token)

@@ -1,0 +1,170 @@
+"""The real PTB Application talking HTTP to the playground, as people would use it."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import select
+
+from bot.i18n import FIRST_STRONG_ISOLATE
+from storage.db import create_engine, create_sessionmaker
+from storage.models import User, UserStatus
+from tests.support.servers import run_bot
+
+
+def labels(message: dict) -> list[str]:
+    return [key["text"] for row in message.get("reply_markup", {}).get("inline_keyboard", [])
+            for key in row]  # fmt: skip
+
+
+async def onboard(user, language_label: str) -> dict:
+    """/start, pick the language, agree: returns the menu message."""
+    await user.send("/start")
+    await user.next_reply()
+    await user.press(language_label)
+    await user.replies(2)  # the picker edited to "Language: X", then the welcome and notice
+    await user.press("✅")  # "I agree, continue"
+    await user.next_reply()  # the notice, edited to drop its buttons
+    return await user.next_reply()
+
+
+async def test_onboarding_in_arabic_right_to_left(bot, client):
+    amina = await client.add_user("Amina", "ar")
+
+    await amina.send("/start")
+    picker = await amina.next_reply()
+    assert labels(picker)[0] == "✅ العربية"
+
+    await amina.press("العربية")
+    chosen = await amina.next_reply()
+    assert chosen["message_id"] == picker["message_id"] and "reply_markup" not in chosen
+    welcome = await amina.next_reply()
+    assert "Passaparola" in welcome["text"]
+    assert f"{FIRST_STRONG_ISOLATE}/forget" in welcome["text"]
+
+    await amina.press("✅")
+    answer = await amina.next_event("answer")
+    assert answer["body"]["text"] and answer["body"]["text"] != "Thank you!"
+    await amina.next_reply()
+    menu = await amina.next_reply()
+    assert len(labels(menu)) == 5
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in label) for label in labels(menu))
+
+    commands = await amina.commands()
+    assert [c["command"] for c in commands][:2] == ["start", "menu"]
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in c["description"]) for c in commands)
+
+
+async def test_onboarding_in_italian_left_to_right(bot, client):
+    giulia = await client.add_user("Giulia", "it")
+
+    menu = await onboard(giulia, "Italiano")
+
+    assert "Volontariato" in " ".join(labels(menu))
+    assert FIRST_STRONG_ISOLATE not in menu["text"]
+
+
+async def test_switching_language_changes_replies_and_command_menu(bot, client):
+    mehmet = await client.add_user("Mehmet", "tr")
+    await onboard(mehmet, "English")
+
+    await mehmet.send("/language")
+    await mehmet.next_reply()
+    await mehmet.press("Türkçe")
+    assert "Türkçe" in (await mehmet.next_reply())["text"]
+    await mehmet.next_reply()  # the menu, in Turkish
+
+    await mehmet.send("/help")
+    help_text = (await mehmet.next_reply())["text"]
+    assert "Dili değiştir" in help_text
+    assert {c["description"] for c in await mehmet.commands()} >= {"Dili değiştir"}
+
+
+async def test_unknown_input_always_gets_an_answer_and_the_menu(bot, client):
+    sam = await client.add_user("Sam", None)
+    await onboard(sam, "English")
+
+    for kind in ("sticker", "voice", "photo", "location"):
+        await sam.send_kind(kind)
+        reply = await sam.next_reply()
+        assert "I can" in reply["text"] and len(labels(reply)) == 5, kind
+
+    typed = await sam.send("hello?")
+    assert "/help" in (await sam.next_reply())["text"]
+    await sam.edit(typed["message_id"], "hello!")
+    assert "edited" in (await sam.next_reply())["text"]
+
+
+async def test_forged_callback_data_is_answered_as_expired(bot, client):
+    sam = await client.add_user("Sam", "en")
+    menu = await onboard(sam, "English")
+
+    await sam.press_data(menu["message_id"], "lang:set:../../etc")
+    assert (await sam.next_event("answer"))["body"]["text"] == "This button has expired."
+    assert "expired" in (await sam.next_reply())["text"]
+
+
+async def test_group_chats_get_a_pointer_to_a_private_chat_only_when_addressed(bot, client, served):
+    alice = await client.add_user("Alice", "en")
+    group = served.playground.add_group("Cesena newcomers", [alice.id])
+    intro = await alice.next_reply(chat_id=group["id"])
+    assert "private" in intro["text"]
+
+    await alice.send("just chatting among ourselves", chat_id=group["id"])
+    await alice.send("/help@passaparola_demo_bot", chat_id=group["id"])
+    reply = await alice.next_reply(chat_id=group["id"])
+    assert "private" in reply["text"]
+    bot_messages = [m for m in served.playground.transcript(group["id"]) if m["from"]["is_bot"]]
+    assert len(bot_messages) == 2, "the plain group message got no answer"
+
+
+async def test_a_restart_keeps_the_users_language(client, served, settings):
+    oksana = await client.add_user("Oksana", "en")
+    async with run_bot(settings, served):
+        await onboard(oksana, "Українська")
+
+    async with run_bot(settings, served):
+        await oksana.send("/start")
+        reply = await oksana.next_reply()
+
+    assert "Passaparola" in reply["text"]
+    assert any("\u0400" <= ch <= "\u04ff" for ch in reply["text"])
+
+
+async def test_rate_limited_replies_are_retried_not_dropped(bot, client):
+    sam = await client.add_user("Sam", "en")
+    await client.add_fault("429", method="sendMessage", retry_after=1)
+
+    await sam.send("/start")
+
+    picker = await sam.next_reply(timeout=15)
+    assert "✅ English" in labels(picker)
+    assert (await client.stats())["errors"]["429"] == 1
+
+
+async def test_a_user_who_blocked_the_bot_is_marked_stopped_until_they_write(bot, client, settings):
+    sam = await client.add_user("Sam", "en")
+    await onboard(sam, "English")
+    await client.add_fault("403", method="sendMessage", chat_id=sam.id)
+    engine = create_engine(settings.database_url)
+    sessionmaker = create_sessionmaker(engine)
+
+    async def status() -> UserStatus:
+        async with sessionmaker() as session:
+            return (await session.scalar(select(User))).status
+
+    await sam.send("/menu")
+    await eventually(lambda: status(), UserStatus.STOPPED)
+    await sam.send("/help")
+    assert "/forget" in (await sam.next_reply())["text"]
+    assert await status() is UserStatus.ACTIVE
+    await engine.dispose()
+
+
+async def eventually(probe, expected, attempts: int = 100) -> None:
+    """Wait (bounded) until an asynchronous effect becomes visible."""
+    for _ in range(attempts):
+        if await probe() == expected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"never became {expected!r}")
