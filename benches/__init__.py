@@ -1,0 +1,1 @@
+"""Benchmarks: each prints a table; `make bench` runs them all and writes benches/results.md."""

@@ -1,0 +1,147 @@
+"""Update throughput: Passaparola against a bare PTB echo bot, on the same playground, same run.
+
+1,000 simulated users each send /start, pick a language, agree to the privacy notice and open
+Settings from the menu: 4,000 updates. Each bot runs in its own process (`python -m bot run` for
+Passaparola), polling an in-process playground over HTTP. Latency is measured by the playground,
+from an update being queued to the first message the bot sends or edits in that chat.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+
+from bot.i18n import SHIPPED_LOCALES
+from bot.playground.server import create_app
+from bot.playground.state import Playground
+
+ROOT = Path(__file__).resolve().parent.parent
+USERS = 1000
+PHASE_TIMEOUT_S = 300
+
+
+@dataclass
+class Result:
+    """One bot's numbers."""
+
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    peak_rss_mib: float
+
+    @property
+    def per_second(self) -> float:
+        """Updates answered per second."""
+        return self.updates / self.seconds
+
+    def percentile(self, q: int) -> float:
+        """Latency percentile in milliseconds."""
+        return statistics.quantiles(self.latencies, n=100)[q - 1] * 1000
+
+
+async def measure(name: str, command: list[str], env: dict[str, str]) -> Result:
+    """Start a bot process against a fresh playground and drive 1,000 users through it."""
+    playground = Playground()
+    runner = web.AppRunner(create_app(playground), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    log = ROOT / "benches" / "out" / f"{name.split()[0].lower()}.log"
+    log.parent.mkdir(exist_ok=True)
+    with log.open("wb") as log_file:
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=ROOT,
+            env={**os.environ, **env, "BOT_TOKEN": playground.token,
+                 "BOT_API_URL": f"http://{host}:{port}"},
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=log_file,
+        )  # fmt: skip
+        try:
+            await wait_until(lambda: playground.stats.calls.get("getupdates", 0) > 0, "bot start")
+            users = [playground.add_user(f"user{i}", SHIPPED_LOCALES[i % len(SHIPPED_LOCALES)])
+                     for i in range(USERS)]  # fmt: skip
+            started = time.perf_counter()
+            await phase(playground, [playground.user_sends(u["id"], "/start") for u in users])
+            await phase(playground, [press(playground, u, f"lang:set:{u['language_code']}")
+                                     for u in users])  # fmt: skip
+            await phase(playground, [press(playground, u, "consent:yes") for u in users])
+            await phase(playground, [press(playground, u, "menu:settings") for u in users])
+            elapsed = time.perf_counter() - started
+            rss = peak_rss_mib(process.pid)
+        finally:
+            process.terminate()
+            await process.wait()
+            await runner.cleanup()
+    if process.returncode not in (0, -15):
+        raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+    return Result(name, 4 * USERS, elapsed, playground.stats.latencies, rss)
+
+
+async def press(playground: Playground, user: dict, data: str) -> None:
+    """Press `data` on the newest message in the user's chat."""
+    newest = max(playground.messages[user["id"]])
+    await playground.user_presses(user["id"], newest, data)
+
+
+async def phase(playground: Playground, actions: list) -> None:
+    """Fire every action, then wait until each of them got its first answer."""
+    expected = len(playground.stats.latencies) + len(actions)
+    for action in actions:
+        await action
+    await wait_until(lambda: len(playground.stats.latencies) >= expected, "answers")
+
+
+async def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+    """Poll a condition, failing after PHASE_TIMEOUT_S."""
+    deadline = time.monotonic() + PHASE_TIMEOUT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident memory (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def run() -> list[str]:
+    """Measure both bots and return the table as Markdown lines."""
+    with tempfile.TemporaryDirectory() as folder:
+        passaparola = await measure(
+            "Passaparola (SQLite)",
+            [sys.executable, "-m", "bot", "run"],
+            {"DATABASE_URL": f"sqlite+aiosqlite:///{folder}/bench.db", "REPLY_RATE": "0",
+             "LOG_LEVEL": "WARNING"},
+        )  # fmt: skip
+    echo = await measure("bare PTB echo bot", [sys.executable, "-m", "benches.echo_bot"], {})
+    lines = [
+        f"### Update throughput: {USERS:,} users, {4 * USERS:,} updates (/start, language, "
+        "consent, menu)",
+        "",
+        "| bot | updates/s | p50 ms | p99 ms | peak RSS MiB |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for result in (passaparola, echo):
+        lines.append(
+            f"| {result.name} | {result.per_second:,.0f} | {result.percentile(50):.1f} | "
+            f"{result.percentile(99):.1f} | {result.peak_rss_mib:.0f} |"
+        )
+    ratio = passaparola.per_second / echo.per_second
+    lines += ["", f"Throughput ratio Passaparola / echo bot: **{ratio:.2f}** (target ≥ 0.5); "
+              f"Passaparola p99 {passaparola.percentile(99):.1f} ms (target < 50 ms)."]  # fmt: skip
+    return lines

@@ -1,0 +1,50 @@
+"""The playground's chat page in Debian's Chromium, driven by Playwright, as a newcomer uses it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from playwright.async_api import async_playwright, expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+
+async def test_a_newcomer_onboards_in_arabic_on_the_chat_page(bot, served, tmp_path):
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = await browser.new_page(viewport={"width": 1100, "height": 760})
+        await page.goto(served.url)
+
+        served.playground.add_user("Amina", "ar")
+        await page.reload()
+        await page.get_by_test_id("person-Amina").click()
+        await page.locator("#composer").fill("/start")
+        await page.locator("#composer").press("Enter")
+
+        await page.get_by_role("button", name="✅ العربية").click()
+        welcome = page.get_by_test_id("bot-message").filter(has_text="Passaparola").last
+        await expect(welcome).to_be_visible()
+        await expect(welcome).to_have_css("direction", "rtl")
+
+        await page.get_by_role("button", name="✅").first.click()
+        menu = page.get_by_test_id("bot-message").last
+        await expect(menu.locator(".keyboard button")).to_have_count(5)
+
+        await menu.locator(".keyboard button").last.click()  # Settings, edited in place
+        await expect(page.get_by_test_id("bot-message").last.locator(".meta")).to_contain_text(
+            "edited"
+        )
+        await page.locator("#commands-button").click()
+        await expect(page.locator("#commands button").first).to_contain_text("/start")
+        await page.screenshot(path=str(tmp_path / "arabic-onboarding.png"))
+        await browser.close()
