@@ -9,7 +9,7 @@ POT := $(LOCALES)/messages.pot
 PO_FILES := $(wildcard $(LOCALES)/*/LC_MESSAGES/messages.po)
 MO_FILES := $(PO_FILES:.po=.mo)
 
-.PHONY: demo run test bench catalogs extract update-catalogs lint clean
+.PHONY: demo run test bench catalogs extract update-catalogs lint clean system-deps
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,23 @@ demo: $(STAMP) catalogs  ## the playground: a browser chat page talking to the r
 run: $(STAMP) catalogs  ## poll real Telegram with BOT_TOKEN
 	$(BIN)/python -m bot run
 
-test: $(STAMP) catalogs  ## the whole test suite
+test: $(STAMP) catalogs system-deps  ## lint, then the whole test suite
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+# Debian packages the tests use: GNU msgfmt (catalog checks) and Chromium (the browser test).
+system-deps:
+	@missing=""; \
+	command -v msgfmt >/dev/null 2>&1 || missing="$$missing gettext"; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else \
+	    echo "Please install:$$missing (sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
 
 bench: $(STAMP) catalogs  ## benchmarks; prints tables and writes benches/results.md
 	$(BIN)/python -m benches

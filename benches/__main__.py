@@ -28,7 +28,7 @@ def main() -> None:
     report = "\n".join(lines) + "\n"
     print(report)
     RESULTS.write_text(report)
-    print(f"written to {RESULTS.relative_to(Path.cwd()) if RESULTS.is_relative_to(Path.cwd()) else RESULTS}", file=sys.stderr)
+    print(f"written to {RESULTS}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,7 @@ def main() -> None:
     """Poll the Bot API given by BOT_API_URL with BOT_TOKEN."""
     api = os.environ["BOT_API_URL"]
     application = (
-        Application.builder()
-        .token(os.environ["BOT_TOKEN"])
-        .base_url(f"{api}/bot")
-        .build()
+        Application.builder().token(os.environ["BOT_TOKEN"]).base_url(f"{api}/bot").build()
     )
     application.add_handler(MessageHandler(filters.ALL, echo))
     application.add_handler(CallbackQueryHandler(pressed))

@@ -98,8 +98,7 @@ async def demo(settings: Settings, host: str, port: int) -> None:
             raise UsageError(f"port {port} is already in use; try --port {port + 1}") from None
         raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
 
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
+    fresh_demo_database()
     demo_settings = settings.model_copy(
         update={
             "bot_api_url": f"http://{host}:{port}",
@@ -121,6 +120,12 @@ async def demo(settings: Settings, host: str, port: int) -> None:
             await stop.wait()
     finally:
         await runner.cleanup()
+
+
+def fresh_demo_database() -> None:
+    """Each demo starts with nobody in the database."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DEMO_DATABASE}{suffix}").unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 from dataclasses import dataclass
+from functools import cache, lru_cache
 from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
@@ -14,9 +15,28 @@ DOMAIN = "messages"
 
 # The order is the order of the language keyboard (after the suggested one).
 SHIPPED_LOCALES: tuple[str, ...] = (
-    "en", "it", "ar", "ur", "tr", "ku", "ckb", "fa", "ps", "uk", "fr", "es", "de", "el", "bn", "ti",
+    "en",
+    "it",
+    "ar",
+    "ur",
+    "tr",
+    "ku",
+    "ckb",
+    "fa",
+    "ps",
+    "uk",
+    "fr",
+    "es",
+    "de",
+    "el",
+    "bn",
+    "ti",
 )
-RTL_LOCALES = frozenset(code for code in SHIPPED_LOCALES if Locale.parse(code).text_direction == "rtl")
+# Telegram keys per-language command lists by ISO 639-1 (two-letter) codes only.
+ISO_639_1_LOCALES = frozenset(code for code in SHIPPED_LOCALES if len(code) == 2)
+RTL_LOCALES = frozenset(
+    code for code in SHIPPED_LOCALES if Locale.parse(code).text_direction == "rtl"
+)
 
 FIRST_STRONG_ISOLATE = "\u2068"
 POP_DIRECTIONAL_ISOLATE = "\u2069"
@@ -26,12 +46,14 @@ class CatalogError(Exception):
     """A shipped locale has no compiled catalog, or it is older than its .po file."""
 
 
+@cache
 def native_name(code: str) -> str:
     """The language's own name for itself, capitalised as a button label."""
     name = Locale.parse(code).display_name or code
     return name[:1].upper() + name[1:]
 
 
+@lru_cache(maxsize=1024)
 def match_locale(language_code: str | None) -> str | None:
     """Map a client's language tag (e.g. 'ar-EG', 'pt_BR', 'ckb') to a shipped locale, if any."""
     if not language_code:
@@ -111,5 +133,5 @@ class Catalog:
         return self._translators.get(locale or "", self._translators[self.default_locale])
 
     def resolve(self, saved_locale: str | None, language_code: str | None) -> Translator:
-        """Pick the locale: the user's saved choice, then the client's language, then the default."""
+        """The user's saved locale, else the client's language if shipped, else the default."""
         return self.translator(saved_locale or match_locale(language_code))

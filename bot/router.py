@@ -6,7 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from bot.turn import Reply, Turn
+from bot.turn import Reply
 
 Handler = Callable[..., Awaitable[list[Reply]]]
 

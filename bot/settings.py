@@ -40,7 +40,9 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             parts = [part.strip() for part in value.split(",") if part.strip()]
             if not all(part.isdigit() for part in parts):
-                raise ValueError("ADMIN_IDS must be comma-separated Telegram user ids, e.g. 123,456")
+                raise ValueError(
+                    "ADMIN_IDS must be comma-separated Telegram user ids, e.g. 123,456"
+                )
             return frozenset(int(part) for part in parts)
         return value
 
@@ -63,7 +65,8 @@ class Settings(BaseSettings):
     def _check_default_locale(cls, value: str) -> str:
         if value not in SHIPPED_LOCALES:
             raise ValueError(
-                f"DEFAULT_LOCALE {value!r} is not shipped; choose one of {', '.join(SHIPPED_LOCALES)}"
+                f"DEFAULT_LOCALE {value!r} is not shipped; "
+                f"choose one of {', '.join(SHIPPED_LOCALES)}"
             )
         return value
 

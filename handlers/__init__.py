@@ -33,9 +33,8 @@ async def respond(turn: Turn) -> list[Reply]:
         return await onboarding.ask_language(turn)
 
     if turn.user.consented_at is None:
-        allowed = (
-            (button is not None and button.action in BEFORE_CONSENT_BUTTONS)
-            or (isinstance(event_input, Command) and event_input.name in BEFORE_CONSENT_COMMANDS)
+        allowed = (button is not None and button.action in BEFORE_CONSENT_BUTTONS) or (
+            isinstance(event_input, Command) and event_input.name in BEFORE_CONSENT_COMMANDS
         )
         if not allowed:
             return await onboarding.ask_consent(turn)

@@ -72,4 +72,6 @@ def error_message(t: Translator, error_id: str) -> Message:
 
 def error_alert(t: Translator, error_id: str) -> str:
     """What admins are told when a user hit an error."""
-    return "🚨 " + t._("Error %(error)s while answering a user. Details are in the log.", error=error_id)
+    return "🚨 " + t._(
+        "Error %(error)s while answering a user. Details are in the log.", error=error_id
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.i18n import SHIPPED_LOCALES, match_locale, native_name
+from bot.i18n import ISO_639_1_LOCALES, SHIPPED_LOCALES, match_locale, native_name
 from bot.router import Expired, Router
 from bot.turn import Message, Reply, Toast, Turn
 from handlers.help import command_menu
@@ -45,13 +45,13 @@ async def ask_language(turn: Turn, *, edit: bool = False) -> list[Reply]:
     return [Message(text, language_keyboard(suggested), edit=edit)]
 
 
-async def ask_consent(turn: Turn) -> list[Reply]:
+async def ask_consent(turn: Turn, *, edit: bool = False) -> list[Reply]:
     """The welcome and the privacy notice, with agree / decline buttons."""
     welcome = "👋 " + turn._(
         "Welcome to Passaparola! I help you find volunteering opportunities and local services "
         "in your city, in your language."
     )
-    return [Message(f"{welcome}\n\n{privacy_notice(turn)}", consent_keyboard(turn.t))]
+    return [Message(f"{welcome}\n\n{privacy_notice(turn)}", consent_keyboard(turn.t), edit=edit)]
 
 
 async def show_menu(turn: Turn, *, edit: bool = False, greeting: str | None = None) -> list[Reply]:
@@ -75,7 +75,7 @@ async def language(turn: Turn) -> list[Reply]:
 
 @router.button("lang")
 async def choose_language(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
-    """lang:pick shows the keyboard; lang:set:<code> saves the language (new users: then consent)."""
+    """lang:pick shows the keyboard; lang:set:<code> saves the language (then consent, if new)."""
     if args == ("pick",):
         return await ask_language(turn, edit=True)
     if len(args) != 2 or args[0] != "set" or args[1] not in SHIPPED_LOCALES:
@@ -87,11 +87,14 @@ async def choose_language(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
     else:
         await turn.users.set_locale(turn.user, locale)
     turn.speak(locale)
+    replies: list[Reply] = []
+    app_lists_it = locale in ISO_639_1_LOCALES and locale == match_locale(turn.sender.language_code)
+    if not (first_visit and app_lists_it):
+        replies.append(command_menu(turn))  # otherwise the app's own language list already fits
+    if turn.user.consented_at is None:
+        return replies + await ask_consent(turn, edit=True)
     chosen = "✅ " + turn._("Language: %(language)s", language=native_name(locale))
-    replies: list[Reply] = [Message(chosen, edit=True), command_menu(turn)]
-    if first_visit or turn.user.consented_at is None:
-        return replies + await ask_consent(turn)
-    return replies + await show_menu(turn)
+    return replies + await show_menu(turn, edit=True, greeting=chosen)
 
 
 @router.button("consent")
@@ -113,8 +116,8 @@ async def consent(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
         ]
     if turn.user.consented_at is None:
         await turn.users.give_consent(turn.user)
+    # The notice stays readable above the menu, in the same message.
     return [
         Toast(turn._("Thank you!")),
-        Message(privacy_notice(turn), edit=True),
-        *await show_menu(turn),
+        *await show_menu(turn, edit=True, greeting=privacy_notice(turn)),
     ]

@@ -14,7 +14,12 @@ async def show_settings(turn: Turn, *, edit: bool = False) -> list[Reply]:
     """The settings page, naming the current language."""
     language = native_name(turn.t.locale)
     keyboard = (
-        (Key("🌍 " + turn._("Language: %(language)s", language=language), callback("lang", "pick")),),
+        (
+            Key(
+                "🌍 " + turn._("Language: %(language)s", language=language),
+                callback("lang", "pick"),
+            ),
+        ),
         (Key("🔒 " + turn._("Privacy notice"), callback("privacy", "show")),),
         (Key("🗑 " + turn._("Delete my data"), callback("forget", "ask")),),
         *back_to_menu(turn.t),

@@ -47,7 +47,9 @@ class User(Base):
     channel_user_id: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[UserStatus] = mapped_column(
-        Enum(UserStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            UserStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
+        ),
         default=UserStatus.ACTIVE,
     )
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)

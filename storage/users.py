@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, UserStatus, utcnow
+
+LAST_SEEN_PRECISION = timedelta(hours=1)  # coarse on purpose: enough for retention, fewer writes
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes; every datetime we store is UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class UserRepository:
@@ -28,8 +37,10 @@ class UserRepository:
         return user
 
     async def seen(self, user: User) -> None:
-        """Record that the user wrote: refresh last_seen and reactivate a stopped contact."""
-        user.last_seen_at = utcnow()
+        """Record that the user wrote (to the hour) and reactivate a stopped contact."""
+        now = utcnow()
+        if now - _aware(user.last_seen_at) >= LAST_SEEN_PRECISION:
+            user.last_seen_at = now
         if user.status is UserStatus.STOPPED:
             user.status = UserStatus.ACTIVE
 

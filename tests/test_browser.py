@@ -16,7 +16,9 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
-    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+    pytest.skip(
+        "Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True
+    )
 
 
 async def test_a_newcomer_onboards_in_arabic_on_the_chat_page(bot, served, tmp_path):

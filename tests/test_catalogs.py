@@ -1,4 +1,4 @@
-"""Translations are product: complete, well-formed, matching the code, and reviewed-status marked."""
+"""Translations are product: complete, well-formed, in step with the code, marked for review."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
 
-from bot.i18n import FIRST_STRONG_ISOLATE, LOCALES_DIR, POP_DIRECTIONAL_ISOLATE, SHIPPED_LOCALES, Catalog
+from bot.i18n import (
+    FIRST_STRONG_ISOLATE,
+    LOCALES_DIR,
+    POP_DIRECTIONAL_ISOLATE,
+    SHIPPED_LOCALES,
+    Catalog,
+)
 from tests.support.chat import Person, messages
 
 ROOT = Path(__file__).resolve().parent.parent

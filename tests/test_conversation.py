@@ -43,7 +43,9 @@ async def test_share_gives_a_link_to_the_bot_and_a_share_button(conversation):
     replies = await person.press("menu:share")
 
     assert "https://t.me/passaparola_test_bot" in texts(replies)
-    share_url = next(url for url in buttons(replies).values() if url.startswith("https://t.me/share"))
+    share_url = next(
+        url for url in buttons(replies).values() if url.startswith("https://t.me/share")
+    )
     assert "url=https%3A%2F%2Ft.me%2Fpassaparola_test_bot" in share_url
 
 

@@ -115,3 +115,18 @@ async def test_configured_admins_get_the_admin_role(conversation):
 
     [user] = await stored_users(conversation)
     assert user.roles == ["admin"]
+
+
+async def test_no_chat_command_list_when_the_apps_language_list_already_fits(conversation):
+    person = Person(conversation, language_code="tr")
+    await person.command("start")
+
+    assert command_menus(await person.press("lang:set:tr")) == []
+
+
+async def test_sorani_gets_a_chat_command_list_as_telegram_has_no_two_letter_code(conversation):
+    person = Person(conversation, language_code="ckb")
+    await person.command("start")
+
+    [menu] = command_menus(await person.press("lang:set:ckb"))
+    assert dict(menu.commands)["help"] != "What I can do and how"

@@ -15,8 +15,10 @@ from telegram import (
     ChatMember,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
-    Message as TelegramMessage,
     Update,
+)
+from telegram import (
+    Message as TelegramMessage,
 )
 from telegram.constants import ChatType, MessageEntityType, MessageLimit
 from telegram.error import BadRequest, Forbidden, TelegramError

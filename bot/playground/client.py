@@ -110,7 +110,9 @@ class SimulatedUser:
         """The command menu this user's app shows."""
         return (await self.client.call("GET", f"/chats/{self.id}"))["commands"]
 
-    async def next_event(self, *types: str, timeout: float = 10, chat_id: int | None = None) -> JSON:
+    async def next_event(
+        self, *types: str, timeout: float = 10, chat_id: int | None = None
+    ) -> JSON:
         """The next event of these types from the bot in our chat, after our cursor."""
         wanted = set(types or ("message", "edit"))
         chat = chat_id if chat_id is not None else self.id
@@ -134,4 +136,3 @@ class SimulatedUser:
     def _from_bot(event: JSON) -> bool:
         body = event["body"]
         return event["type"] in ("answer", "commands") or bool(body.get("from", {}).get("is_bot"))
-

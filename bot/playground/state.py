@@ -135,7 +135,9 @@ class Playground:
 
     # --- simulated users' side ----------------------------------------------------------
 
-    def add_user(self, first_name: str, language_code: str | None = None, username: str = "") -> JSON:
+    def add_user(
+        self, first_name: str, language_code: str | None = None, username: str = ""
+    ) -> JSON:
         """A new Telegram user with a private chat to the bot."""
         user_id = next(self._user_ids)
         user: JSON = {"id": user_id, "is_bot": False, "first_name": first_name}
@@ -315,7 +317,11 @@ class Playground:
         return True
 
     async def _api_getwebhookinfo(self, params: JSON) -> JSON:
-        return {"url": "", "has_custom_certificate": False, "pending_update_count": len(self._updates)}
+        return {
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
 
     async def _api_getupdates(self, params: JSON) -> list[JSON]:
         offset = _optional_int(params.get("offset")) or 0
@@ -326,7 +332,9 @@ class Playground:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
             if not self._updates and timeout:
                 try:
-                    await asyncio.wait_for(self._new_update.wait_for(lambda: self._updates), timeout)
+                    await asyncio.wait_for(
+                        self._new_update.wait_for(lambda: self._updates), timeout
+                    )
                 except TimeoutError:
                     return []
             updates = self._updates[:limit]
@@ -588,8 +596,10 @@ def _markup(value: Any) -> JSON | None:
             data = button.get("callback_data")
             if data is not None and not 1 <= len(str(data).encode()) <= MAX_CALLBACK_DATA_BYTES:
                 raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
-            if data is None and not any(k in button for k in ("url", "switch_inline_query",
-                                                              "switch_inline_query_current_chat")):
+            if data is None and not any(
+                k in button
+                for k in ("url", "switch_inline_query", "switch_inline_query_current_chat")
+            ):
                 raise ApiError(400, "Bad Request: can't parse inline keyboard button")
     return {"inline_keyboard": rows}
 

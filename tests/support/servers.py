@@ -24,7 +24,9 @@ class RunningPlayground:
 
 
 @asynccontextmanager
-async def serve_playground(playground: Playground | None = None) -> AsyncIterator[RunningPlayground]:
+async def serve_playground(
+    playground: Playground | None = None,
+) -> AsyncIterator[RunningPlayground]:
     """Serve a playground over real HTTP on 127.0.0.1 (a free port)."""
     playground = playground or Playground()
     runner = web.AppRunner(create_app(playground), access_log=None)

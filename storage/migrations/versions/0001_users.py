@@ -25,7 +25,9 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(length=16), nullable=True),
         sa.Column(
             "status",
-            sa.Enum("active", "stopped", "blocked", name="userstatus", native_enum=False, length=16),
+            sa.Enum(
+                "active", "stopped", "blocked", name="userstatus", native_enum=False, length=16
+            ),
             nullable=False,
         ),
         sa.Column("roles", sa.JSON(), nullable=False),
