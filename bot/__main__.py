@@ -70,15 +70,19 @@ def configure_logging(level: str) -> None:
 
 def run(settings: Settings) -> None:
     """Poll Telegram until interrupted."""
-    application = build_application(settings, settings.require_token())
+    token = settings.require_token()
+    try:
+        application = build_application(settings, token)
+    except OSError as error:
+        raise UsageError(f"cannot create the database at DATABASE_URL: {error}") from None
     try:
         application.run_polling(allowed_updates=Update.ALL_TYPES)
     except InvalidToken:
         raise UsageError("Telegram rejected BOT_TOKEN; check it with @BotFather") from None
     except NetworkError as error:
         raise UsageError(f"cannot reach the Bot API at {settings.bot_api_url}: {error}") from None
-    except DBAPIError as error:
-        raise UsageError(f"cannot open the database at DATABASE_URL: {error.orig}") from None
+    except (DBAPIError, OSError) as error:
+        raise UsageError(f"cannot open the database at DATABASE_URL: {error}") from None
 
 
 async def demo(settings: Settings, host: str, port: int) -> None:

@@ -31,7 +31,6 @@ class Settings(BaseSettings):
     default_locale: str = "en"
     bot_api_url: str = "https://api.telegram.org"
     log_level: str = "INFO"
-    timezone: str = "Europe/Rome"
     reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
 
     @field_validator("admin_ids", mode="before")

@@ -50,6 +50,10 @@ def test_admin_ids_are_parsed_from_a_comma_separated_list():
         ({"BOT_TOKEN": GOOD_TOKEN, "DATABASE_URL": "::nonsense::"}, "is not a database URL"),
         ({"BOT_TOKEN": GOOD_TOKEN, "DEFAULT_LOCALE": "xx"}, "DEFAULT_LOCALE 'xx' is not shipped"),
         ({"BOT_TOKEN": GOOD_TOKEN, "LOG_LEVEL": "LOUD"}, "LOG_LEVEL must be"),
+        (
+            {"BOT_TOKEN": GOOD_TOKEN, "DATABASE_URL": "sqlite+aiosqlite:////proc/no/such.db"},
+            "cannot create the database at DATABASE_URL",
+        ),
     ],
 )
 def test_run_explains_bad_configuration_without_a_traceback(tmp_path, env, expected):

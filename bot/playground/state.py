@@ -352,7 +352,7 @@ class Playground:
         photo = params.get("photo")
         if photo is None:
             raise ApiError(400, "Bad Request: there is no photo in the request")
-        size = len(photo) if isinstance(photo, bytes) else 0
+        size = len(photo) if isinstance(photo, bytes | bytearray) else 0
         sizes = [{"file_id": f"photo{secrets.token_hex(4)}", "file_unique_id": secrets.token_hex(4),
                   "width": 800, "height": 600, "file_size": size}]  # fmt: skip
         return await self._bot_message(chat_id, params, photo=sizes, **_caption(params))
@@ -364,7 +364,7 @@ class Playground:
             raise ApiError(400, "Bad Request: there is no document in the request")
         meta = {"file_id": f"doc{secrets.token_hex(4)}", "file_unique_id": secrets.token_hex(4),
                 "file_name": params.get("_filename", "document"),
-                "file_size": len(document) if isinstance(document, bytes) else 0}  # fmt: skip
+                "file_size": len(document) if isinstance(document, bytes | bytearray) else 0}  # fmt: skip
         return await self._bot_message(chat_id, params, document=meta, **_caption(params))
 
     async def _api_editmessagetext(self, params: JSON) -> JSON:
