@@ -56,21 +56,21 @@ async def test_send_edit_and_delete_follow_telegrams_rules(api, served, client):
     sent = await api.send_message(user.id, "مرحبا", reply_markup=markup)
     edited = await api.edit_message_text("أهلا", chat_id=user.id, message_id=sent.message_id)
     assert edited.text == "أهلا" and edited.reply_markup is None
-    with pytest.raises(BadRequest, match="(?i)not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
         await api.edit_message_text("أهلا", chat_id=user.id, message_id=sent.message_id)
-    with pytest.raises(BadRequest, match="(?i)text is empty"):
+    with pytest.raises(BadRequest, match=r"(?i)text is empty"):
         await api.send_message(user.id, " ")
-    with pytest.raises(BadRequest, match="(?i)too long"):
+    with pytest.raises(BadRequest, match=r"(?i)too long"):
         await api.send_message(user.id, "x" * 4097)
-    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BUTTON_DATA_INVALID"):
         too_long = InlineKeyboardButton("x", callback_data="y" * 65)
         await api.send_message(user.id, "hi", reply_markup=InlineKeyboardMarkup([[too_long]]))
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await api.send_message(999, "hi")
 
     assert await api.delete_message(user.id, sent.message_id)
     assert await user.transcript() == []
-    with pytest.raises(BadRequest, match="(?i)not found"):
+    with pytest.raises(BadRequest, match=r"(?i)not found"):
         await api.delete_message(user.id, sent.message_id)
 
 
@@ -96,7 +96,7 @@ async def test_callback_answers_inline_answers_and_command_scopes(api, client, s
     query_id = await user.press_data(sent.message_id, "menu:open")
 
     assert await api.answer_callback_query(query_id, text="Tamam")
-    with pytest.raises(BadRequest, match="(?i)query is too old"):
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
         await api.answer_callback_query(query_id, text="again")
 
     inline_id = await served.playground.user_inline_query(user.id, "yemek")
@@ -111,7 +111,7 @@ async def test_callback_answers_inline_answers_and_command_scopes(api, client, s
     assert [c["description"] for c in await user.commands()] == ["Başla"]
     await api.set_my_commands([BotCommand("start", "Sohbet")], scope=BotCommandScopeChat(user.id))
     assert [c["description"] for c in await user.commands()] == ["Sohbet"]
-    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match=r"(?i)BOT_COMMAND_INVALID"):
         await api.set_my_commands([BotCommand("Not Valid", "x")])
 
 
@@ -125,7 +125,7 @@ async def test_injected_faults_look_like_telegrams(api, client):
     with pytest.raises(RetryAfter) as rate_limited:
         await api.send_message(user.id, "one")
     assert rate_limited.value.retry_after.total_seconds() == 3
-    with pytest.raises(Forbidden, match="(?i)blocked by the user"):
+    with pytest.raises(Forbidden, match=r"(?i)blocked by the user"):
         await api.send_message(user.id, "two")
     with pytest.raises(NetworkError):
         await api.get_me()
@@ -160,11 +160,11 @@ async def test_blocking_the_bot_forbids_sends_and_tells_the_bot(api, client, ser
 
 async def test_simulated_users_get_clear_errors(client):
     user = await client.add_user("Sam", "en")
-    with pytest.raises(Exception, match="(?i)message not found"):
+    with pytest.raises(Exception, match=r"(?i)message not found"):
         await user.press_data(12345, "menu:open")
-    with pytest.raises(Exception, match="(?i)unknown attachment"):
+    with pytest.raises(Exception, match=r"(?i)unknown attachment"):
         await user.send_kind("hologram")
-    with pytest.raises(Exception, match="(?i)first_name is required"):
+    with pytest.raises(Exception, match=r"(?i)first_name is required"):
         await client.call("POST", "/users", {"first_name": " "})
 
 

@@ -352,7 +352,7 @@ class Playground:
         photo = params.get("photo")
         if photo is None:
             raise ApiError(400, "Bad Request: there is no photo in the request")
-        size = len(photo) if isinstance(photo, bytes | bytearray) else 0
+        size = _size(photo)
         sizes = [{"file_id": f"photo{secrets.token_hex(4)}", "file_unique_id": secrets.token_hex(4),
                   "width": 800, "height": 600, "file_size": size}]  # fmt: skip
         return await self._bot_message(chat_id, params, photo=sizes, **_caption(params))
@@ -362,9 +362,12 @@ class Playground:
         document = params.get("document")
         if document is None:
             raise ApiError(400, "Bad Request: there is no document in the request")
-        meta = {"file_id": f"doc{secrets.token_hex(4)}", "file_unique_id": secrets.token_hex(4),
-                "file_name": params.get("_filename", "document"),
-                "file_size": len(document) if isinstance(document, bytes | bytearray) else 0}  # fmt: skip
+        meta = {
+            "file_id": f"doc{secrets.token_hex(4)}",
+            "file_unique_id": secrets.token_hex(4),
+            "file_name": params.get("_filename", "document"),
+            "file_size": _size(document),
+        }
         return await self._bot_message(chat_id, params, document=meta, **_caption(params))
 
     async def _api_editmessagetext(self, params: JSON) -> JSON:
@@ -570,6 +573,11 @@ def _text(value: Any) -> str:
     if _utf16_len(text) > MAX_TEXT_LENGTH:
         raise ApiError(400, "Bad Request: message is too long")
     return text
+
+
+def _size(upload: Any) -> int:
+    """Bytes of an uploaded file; 0 for a file_id or URL sent instead."""
+    return len(upload) if isinstance(upload, bytes | bytearray) else 0
 
 
 def _caption(params: JSON) -> JSON:
