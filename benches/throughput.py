@@ -41,6 +41,7 @@ class Result:
     name: str
     updates: int
     seconds: float
+    cpu_seconds: float
     latencies: list[float]
     peak_rss_mib: float
 
@@ -48,6 +49,11 @@ class Result:
     def per_second(self) -> float:
         """Updates answered per second."""
         return self.updates / self.seconds
+
+    @property
+    def cpu_ms_per_update(self) -> float:
+        """The bot process's CPU time (all threads) per update, in milliseconds."""
+        return self.cpu_seconds / self.updates * 1000
 
     def percentile(self, q: int) -> float:
         """Latency percentile in milliseconds."""
@@ -75,9 +81,9 @@ async def measure(name: str, command: list[str], env: dict[str, str]) -> Result:
         )  # fmt: skip
         try:
             await wait_until(lambda: playground.stats.calls.get("getupdates", 0) > 0, "bot start")
-            started = time.perf_counter()
+            started, cpu_before = time.perf_counter(), cpu_seconds(process.pid)
             await onboard_everyone(playground, USERS, pace=None)
-            elapsed = time.perf_counter() - started
+            elapsed, cpu = time.perf_counter() - started, cpu_seconds(process.pid) - cpu_before
             playground.stats.latencies.clear()
             await onboard_everyone(playground, PACED_USERS, pace=PACED_RATE)
             rss = peak_rss_mib(process.pid)
@@ -87,7 +93,7 @@ async def measure(name: str, command: list[str], env: dict[str, str]) -> Result:
             await runner.cleanup()
     if process.returncode not in (0, -15):
         raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
-    return Result(name, STEPS * USERS, elapsed, playground.stats.latencies, rss)
+    return Result(name, STEPS * USERS, elapsed, cpu, playground.stats.latencies, rss)
 
 
 async def onboard_everyone(playground: Playground, count: int, pace: float | None) -> None:
@@ -129,6 +135,12 @@ async def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-d
         await asyncio.sleep(0.01)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident memory (VmHWM), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -163,13 +175,14 @@ async def run() -> list[str]:
         f"({PACED_USERS} more users). Median of {ROUNDS} alternating rounds; "
         "all rounds' updates/s in the last column.",
         "",
-        "| bot | updates/s | p50 ms | p99 ms | peak RSS MiB | rounds |",
-        "|---|---:|---:|---:|---:|---|",
+        "| bot | updates/s | CPU ms/update | p50 ms | p99 ms | peak RSS MiB | rounds (updates/s) |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for result in (passaparola, baseline):
         every = ", ".join(f"{r.per_second:.0f}" for r in rounds[result.name])
         lines.append(
-            f"| {result.name} | {result.per_second:,.0f} | {result.percentile(50):.1f} | "
+            f"| {result.name} | {result.per_second:,.0f} | {result.cpu_ms_per_update:.1f} | "
+            f"{result.percentile(50):.1f} | "
             f"{result.percentile(99):.1f} | {result.peak_rss_mib:.0f} | {every} |"
         )
     ratio = passaparola.per_second / baseline.per_second
