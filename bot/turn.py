@@ -111,7 +111,7 @@ class Toast:
 
 @dataclass(frozen=True)
 class CommandMenu:
-    """Set this chat's command list, in the user's language."""
+    """Set this chat's command list, in the user's language; empty resets it to the default."""
 
     commands: tuple[tuple[str, str], ...]
 

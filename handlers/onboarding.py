@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.i18n import ISO_639_1_LOCALES, SHIPPED_LOCALES, match_locale, native_name
+from bot.i18n import SHIPPED_LOCALES, match_locale, native_name
 from bot.router import Expired, Router
-from bot.turn import Message, Reply, Toast, Turn
+from bot.turn import CommandMenu, Message, Reply, Toast, Turn
 from handlers.help import command_menu
 from handlers.keyboards import consent_keyboard, language_keyboard, main_menu
 
@@ -81,16 +81,12 @@ async def choose_language(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
     if len(args) != 2 or args[0] != "set" or args[1] not in SHIPPED_LOCALES:
         raise Expired
     locale = args[1]
-    first_visit = turn.user is None
     if turn.user is None:
         turn.user = await turn.users.create(turn.sender.channel, turn.sender.user_id, locale)
     else:
         await turn.users.set_locale(turn.user, locale)
     turn.speak(locale)
-    replies: list[Reply] = []
-    app_lists_it = locale in ISO_639_1_LOCALES and locale == match_locale(turn.sender.language_code)
-    if not (first_visit and app_lists_it):
-        replies.append(command_menu(turn))  # otherwise the app's own language list already fits
+    replies: list[Reply] = [command_menu(turn)]
     if turn.user.consented_at is None:
         return replies + await ask_consent(turn, edit=True)
     chosen = "✅ " + turn._("Language: %(language)s", language=native_name(locale))
@@ -103,8 +99,11 @@ async def consent(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
     if args not in (("yes",), ("no",)) or turn.user is None:
         raise Expired
     if args == ("no",):
+        if turn.user.consented_at is not None:
+            raise Expired  # an old notice's button; deleting an account asks via /forget
         await turn.users.forget(turn.user)
         return [
+            CommandMenu(()),
             Message(
                 turn._(
                     "Okay. We deleted your language choice and keep nothing about you. "
@@ -112,7 +111,7 @@ async def consent(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
                     start="/start",
                 ),
                 edit=True,
-            )
+            ),
         ]
     if turn.user.consented_at is None:
         await turn.users.give_consent(turn.user)

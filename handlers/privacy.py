@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.router import Expired, Router, callback
-from bot.turn import Key, Message, Reply, Turn
+from bot.turn import CommandMenu, Key, Message, Reply, Turn
 from handlers.keyboards import back_to_menu
 from handlers.onboarding import privacy_notice, show_menu
 
@@ -59,4 +59,4 @@ async def forget_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
         "Send %(start)s if you want to use Passaparola again.",
         start="/start",
     )
-    return [Message(text, edit=True)]
+    return [CommandMenu(()), Message(text, edit=True)]

@@ -24,29 +24,34 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
 async def test_a_newcomer_onboards_in_arabic_on_the_chat_page(bot, served, tmp_path):
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = await browser.new_page(viewport={"width": 1100, "height": 760})
-        await page.goto(served.url)
+        try:
+            await onboard_amina_in_arabic(browser, served, tmp_path)
+        finally:
+            await browser.close()
 
-        served.playground.add_user("Amina", "ar")
-        await page.reload()
-        await page.get_by_test_id("person-Amina").click()
-        await page.locator("#composer").fill("/start")
-        await page.locator("#composer").press("Enter")
 
-        await page.get_by_role("button", name="✅ العربية").click()
-        welcome = page.get_by_test_id("bot-message").filter(has_text="Passaparola").last
-        await expect(welcome).to_be_visible()
-        await expect(welcome).to_have_css("direction", "rtl")
+async def onboard_amina_in_arabic(browser, served, tmp_path) -> None:
+    """Open the page, chat as Amina, and check what she sees at each step."""
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(served.url)
 
-        await page.get_by_role("button", name="✅").first.click()
-        menu = page.get_by_test_id("bot-message").last
-        await expect(menu.locator(".keyboard button")).to_have_count(5)
+    served.playground.add_user("Amina", "ar")
+    await page.reload()
+    await page.get_by_test_id("person-Amina").click()
+    await page.locator("#composer").fill("/start")
+    await page.locator("#composer").press("Enter")
 
-        await menu.locator(".keyboard button").last.click()  # Settings, edited in place
-        await expect(page.get_by_test_id("bot-message").last.locator(".meta")).to_contain_text(
-            "edited"
-        )
-        await page.locator("#commands-button").click()
-        await expect(page.locator("#commands button").first).to_contain_text("/start")
-        await page.screenshot(path=str(tmp_path / "arabic-onboarding.png"))
-        await browser.close()
+    await page.get_by_role("button", name="✅ العربية").click()
+    welcome = page.get_by_test_id("bot-message").filter(has_text="Passaparola").last
+    await expect(welcome).to_be_visible()
+    await expect(welcome).to_have_css("direction", "rtl")
+
+    await page.get_by_role("button", name="✅").first.click()
+    menu = page.get_by_test_id("bot-message").last
+    await expect(menu.locator(".keyboard button")).to_have_count(5)
+
+    await menu.locator(".keyboard button").last.click()  # Settings, edited in place
+    await expect(page.get_by_test_id("bot-message").last.locator(".meta")).to_contain_text("edited")
+    await page.locator("#commands-button").click()
+    await expect(page.locator("#commands button").first).to_contain_text("/start")
+    await page.screenshot(path=str(tmp_path / "arabic-onboarding.png"))

@@ -119,6 +119,7 @@ async def test_unknown_text_and_commands_get_help_and_the_menu(conversation):
         "menu:nowhere",
         "nosuch:action",
         "consent:maybe",
+        "consent:no",  # an old privacy notice's button, after agreeing: must not delete anyone
         "forget:now",
         "menu:open:" + "x" * 60,  # longer than Telegram's 64 bytes
         "<script>",
@@ -203,10 +204,21 @@ async def test_a_failure_gets_a_localized_error_with_an_id_and_alerts_admins(set
     assert set(buttons([to_user]).values()) == MAIN_MENU
 
 
-def test_catalog_refuses_a_missing_compiled_catalog(tmp_path):
-    from bot.i18n import CatalogError
+def test_catalog_refuses_missing_or_stale_compiled_catalogs(tmp_path):
+    import os
+    import shutil
 
-    (tmp_path / "it" / "LC_MESSAGES").mkdir(parents=True)
-    (tmp_path / "it" / "LC_MESSAGES" / "messages.po").write_text("")
-    with pytest.raises(CatalogError, match="make catalogs"):
-        Catalog("en", locales_dir=tmp_path)
+    from bot.i18n import LOCALES_DIR, CatalogError
+
+    shutil.copytree(LOCALES_DIR, tmp_path / "locales")
+    italian = tmp_path / "locales" / "it" / "LC_MESSAGES"
+    Catalog("en", locales_dir=tmp_path / "locales")  # a complete copy loads
+
+    compiled = (italian / "messages.mo").stat()
+    os.utime(italian / "messages.po", (compiled.st_atime, compiled.st_mtime + 10))
+    with pytest.raises(CatalogError, match=r"older than its \.po"):
+        Catalog("en", locales_dir=tmp_path / "locales")
+
+    (italian / "messages.mo").unlink()
+    with pytest.raises(CatalogError, match="missing"):
+        Catalog("en", locales_dir=tmp_path / "locales")

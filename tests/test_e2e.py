@@ -104,7 +104,7 @@ async def test_forged_callback_data_is_answered_as_expired(bot, client):
 
 async def test_group_chats_get_a_pointer_to_a_private_chat_only_when_addressed(bot, client, served):
     alice = await client.add_user("Alice", "en")
-    group = served.playground.add_group("Cesena newcomers", [alice.id])
+    group = await served.playground.add_group("Cesena newcomers", [alice.id])
     intro = await alice.next_reply(chat_id=group["id"])
     assert "private" in intro["text"]
 
@@ -112,8 +112,10 @@ async def test_group_chats_get_a_pointer_to_a_private_chat_only_when_addressed(b
     await alice.send("/help@passaparola_demo_bot", chat_id=group["id"])
     reply = await alice.next_reply(chat_id=group["id"])
     assert "private" in reply["text"]
+    await alice.send("what do you do, @passaparola_demo_bot?", chat_id=group["id"])
+    assert "private" in (await alice.next_reply(chat_id=group["id"]))["text"]
     bot_messages = [m for m in served.playground.transcript(group["id"]) if m["from"]["is_bot"]]
-    assert len(bot_messages) == 2, "the plain group message got no answer"
+    assert len(bot_messages) == 3, "the plain group message got no answer"
 
 
 async def test_a_restart_keeps_the_users_language(client, served, settings):

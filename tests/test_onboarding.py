@@ -117,11 +117,12 @@ async def test_configured_admins_get_the_admin_role(conversation):
     assert user.roles == ["admin"]
 
 
-async def test_no_chat_command_list_when_the_apps_language_list_already_fits(conversation):
-    person = Person(conversation, language_code="tr")
-    await person.command("start")
+async def test_forgetting_resets_the_chat_command_list(conversation):
+    person = Person(conversation, language_code="en")
+    await person.onboard("ar")
 
-    assert command_menus(await person.press("lang:set:tr")) == []
+    [reset] = command_menus(await person.press("forget:yes"))
+    assert reset.commands == ()
 
 
 async def test_sorani_gets_a_chat_command_list_as_telegram_has_no_two_letter_code(conversation):

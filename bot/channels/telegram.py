@@ -13,6 +13,7 @@ from telegram import (
     BotCommandScopeChat,
     CallbackQuery,
     ChatMember,
+    ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     Update,
@@ -46,28 +47,34 @@ logger = logging.getLogger(__name__)
 CHANNEL = "telegram"
 ATTACHMENT_KINDS = (
     "voice", "audio", "video_note", "photo", "video", "sticker", "document", "animation",
-    "location", "venue", "contact", "poll", "dice",
+    "location", "venue", "contact", "poll", "dice", "game", "story",
 )  # fmt: skip
 
 
 class PerChatUpdateProcessor(BaseUpdateProcessor):
-    """Updates run concurrently, but one chat's updates run in the order they arrived."""
+    """Up to `max_running` updates run at once, but one chat's updates run in arrival order.
 
-    def __init__(self, max_concurrent_updates: int) -> None:
-        super().__init__(max_concurrent_updates)
+    An update waiting for its own chat holds no running slot, so one busy chat cannot stall the
+    others; `max_queued` only bounds how many updates may wait at all.
+    """
+
+    def __init__(self, max_running: int, max_queued: int = 1024) -> None:
+        super().__init__(max_queued)
+        self._running = asyncio.Semaphore(max_running)
         self._locks: dict[int, asyncio.Lock] = {}
         self._waiting: Counter[int] = Counter()
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for earlier updates of the same chat, then run this one."""
+        """Wait for earlier updates of the same chat, then for a running slot, then run."""
         key = _chat_key(update)
         if key is None:
-            await coroutine
+            async with self._running:
+                await coroutine
             return
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._waiting[key] += 1
         try:
-            async with lock:
+            async with lock, self._running:
                 await coroutine
         finally:
             self._waiting[key] -= 1
@@ -121,12 +128,15 @@ class TelegramChannel:
         user, chat = update.effective_user, update.effective_chat
         if user is None or user.is_bot or chat is None:
             return None
+        private = chat.type == ChatType.PRIVATE
         if update.my_chat_member is not None:
-            event_input: Input | None = _membership(update.my_chat_member.new_chat_member)
+            event_input: Input | None = _membership(update.my_chat_member, chat.type)
         elif update.callback_query is not None:
             event_input = Button(update.callback_query.data or "")
         elif update.edited_message is not None:
-            event_input = Unsupported("edited") if chat.type == ChatType.PRIVATE else None
+            # Text edits get an explanation; live locations edit themselves every few seconds.
+            edited_text = update.edited_message.text is not None
+            event_input = Unsupported("edited") if private and edited_text else None
         elif update.message is not None:
             event_input = _message_input(update.message, chat.type, bot_username)
         else:
@@ -139,7 +149,7 @@ class TelegramChannel:
             chat_id=str(chat.id),
             language_code=user.language_code,
             first_name=user.first_name,
-            is_private=chat.type == ChatType.PRIVATE,
+            is_private=private,
         )
         return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
 
@@ -160,6 +170,8 @@ class TelegramChannel:
         for reply in replies:
             if isinstance(reply, Message):
                 await self._send(context, chat_id, query, reply)
+            elif isinstance(reply, CommandMenu) and not reply.commands:
+                await _quietly(context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id)))
             elif isinstance(reply, CommandMenu):
                 commands = [BotCommand(name, description) for name, description in reply.commands]
                 await _quietly(
@@ -195,21 +207,30 @@ class TelegramChannel:
             logger.warning("could not send to a chat: %s", error)
 
 
-def _membership(member: ChatMember) -> Membership:
-    return Membership(joined=member.status not in (ChatMember.LEFT, ChatMember.BANNED))
+OUTSIDE = (ChatMember.LEFT, ChatMember.BANNED)
+
+
+def _membership(update: ChatMemberUpdated, chat_type: str) -> Membership | None:
+    """Joining or leaving only: promotions and restrictions are not news; channels get nothing."""
+    if chat_type == ChatType.CHANNEL:
+        return None
+    was_in = update.old_chat_member.status not in OUTSIDE
+    is_in = update.new_chat_member.status not in OUTSIDE
+    return Membership(joined=is_in) if was_in != is_in else None
 
 
 def _message_input(message: TelegramMessage, chat_type: str, bot_username: str) -> Input | None:
     command = _command(message, bot_username)
+    text = message.text
     if chat_type != ChatType.PRIVATE:
-        mentioned = f"@{bot_username}".lower() in (message.text or "").lower()
-        return command if command is not None or mentioned else None
+        mentioned = text is not None and f"@{bot_username}".lower() in text.lower()
+        return command or (Text(text) if mentioned and text is not None else None)
     if command is not None:
         return command
-    if message.text is not None:
-        return Text(message.text)
-    kind = next((kind for kind in ATTACHMENT_KINDS if getattr(message, kind, None)), "other")
-    return Unsupported(kind)
+    if text is not None:
+        return Text(text)
+    kind = next((kind for kind in ATTACHMENT_KINDS if getattr(message, kind, None)), None)
+    return Unsupported(kind) if kind else None  # service messages (pins, timers) need no answer
 
 
 def _command(message: TelegramMessage, bot_username: str) -> Command | None:
@@ -236,14 +257,30 @@ def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
-    """Split at paragraph or line breaks so that each part fits one Telegram message."""
+    """Split at a paragraph break, else a line break, so each part fits one Telegram message.
+
+    Telegram counts UTF-16 code units, so an emoji counts twice.
+    """
     parts: list[str] = []
-    while len(text) > limit:
-        cut = max(text.rfind("\n\n", 0, limit), text.rfind("\n", 0, limit))
-        cut = cut if cut > 0 else limit
+    while (end := _fitting_prefix(text, limit)) < len(text):
+        cut = text.rfind("\n\n", 0, end)
+        if cut <= 0:
+            cut = text.rfind("\n", 0, end)
+        if cut <= 0:
+            cut = end
         parts.append(text[:cut].rstrip())
         text = text[cut:].lstrip("\n")
     return [*parts, text]
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """How many characters of `text` fit in `limit` UTF-16 code units."""
+    units = 0
+    for index, character in enumerate(text):
+        units += 2 if ord(character) > 0xFFFF else 1
+        if units > limit:
+            return index
+    return len(text)
 
 
 async def _quietly(call: Awaitable[object]) -> None:

@@ -126,8 +126,8 @@ async def add_group(request: web.Request) -> web.Response:
     """Create a group of simulated users with the bot in it: {title, member_ids}."""
     body = await _json(request)
     return await _run(lambda p: p.add_group(str(body.get("title") or "Group"),
-                                            [int(i) for i in body.get("member_ids", [])]),
-                      request)  # fmt: skip
+                                                  [int(i) for i in body.get("member_ids", [])]),
+                            request)  # fmt: skip
 
 
 async def send(request: web.Request) -> web.Response:
@@ -136,7 +136,7 @@ async def send(request: web.Request) -> web.Response:
     text = str(body.get("text") or "")
     if not text.strip():
         return _client_error("text is required")
-    return await _run_async(
+    return await _run(
         lambda p: p.user_sends(int(body["user_id"]), text, _maybe_int(body.get("chat_id"))), request
     )
 
@@ -144,7 +144,7 @@ async def send(request: web.Request) -> web.Response:
 async def send_kind(request: web.Request) -> web.Response:
     """A user sends a sticker, voice, photo, location, document or contact: {user_id, kind}."""
     body = await _json(request)
-    return await _run_async(
+    return await _run(
         lambda p: p.user_sends_kind(int(body["user_id"]), str(body.get("kind"))), request
     )
 
@@ -152,7 +152,7 @@ async def send_kind(request: web.Request) -> web.Response:
 async def edit(request: web.Request) -> web.Response:
     """A user edits their message: {user_id, message_id, text}."""
     body = await _json(request)
-    return await _run_async(
+    return await _run(
         lambda p: p.user_edits(int(body["user_id"]), int(body["message_id"]), str(body["text"])),
         request,
     )
@@ -161,7 +161,7 @@ async def edit(request: web.Request) -> web.Response:
 async def press(request: web.Request) -> web.Response:
     """A user presses a button: {user_id, message_id, data, chat_id?}."""
     body = await _json(request)
-    return await _run_async(
+    return await _run(
         lambda p: p.user_presses(int(body["user_id"]), int(body["message_id"]), str(body["data"]),
                                  _maybe_int(body.get("chat_id"))),
         request,
@@ -171,7 +171,7 @@ async def press(request: web.Request) -> web.Response:
 async def inline(request: web.Request) -> web.Response:
     """A user types an inline query: {user_id, query}."""
     body = await _json(request)
-    return await _run_async(
+    return await _run(
         lambda p: p.user_inline_query(int(body["user_id"]), str(body.get("query", ""))), request
     )
 
@@ -179,7 +179,7 @@ async def inline(request: web.Request) -> web.Response:
 async def block(request: web.Request) -> web.Response:
     """A user blocks or unblocks the bot: {user_id, blocked}."""
     body = await _json(request)
-    return await _run_async(
+    return await _run(
         lambda p: p.user_blocks(int(body["user_id"]), bool(body.get("blocked", True))), request
     )
 
@@ -259,13 +259,6 @@ async def _json(request: web.Request) -> dict[str, Any]:
 
 
 async def _run(action: Any, request: web.Request) -> web.Response:
-    try:
-        return web.json_response(action(request.app[PLAYGROUND_KEY]))
-    except (ApiError, KeyError, ValueError) as error:
-        return _client_error(getattr(error, "description", str(error)))
-
-
-async def _run_async(action: Any, request: web.Request) -> web.Response:
     try:
         return web.json_response(await action(request.app[PLAYGROUND_KEY]))
     except (ApiError, KeyError, ValueError) as error:

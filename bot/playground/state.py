@@ -149,14 +149,14 @@ class Playground:
         self.chats[user_id] = {"id": user_id, "type": "private", "first_name": first_name}
         return user
 
-    def add_group(self, title: str, member_ids: list[int]) -> JSON:
+    async def add_group(self, title: str, member_ids: list[int]) -> JSON:
         """A group with these users in it, the bot just added by the first of them."""
         group_id = next(self._group_ids)
         chat = {"id": group_id, "type": "group", "title": title}
         self.chats[group_id] = chat
         self.members[group_id] = set(member_ids)
         adder = self._user(member_ids[0])
-        self._push(
+        await self._push_update(
             "my_chat_member",
             {
                 "chat": chat,
@@ -527,12 +527,9 @@ class Playground:
             self.blocked.discard(chat_id)  # writing to a bot you blocked unblocks it
         if chat_id is not None:
             self._waiting_since.setdefault(chat_id, deque()).append(time.perf_counter())
-        self._push(kind, body, chat_id)
+        self._updates.append({"update_id": next(self._update_ids), kind: body})
         async with self._new_update:
             self._new_update.notify_all()
-
-    def _push(self, kind: str, body: JSON, chat_id: int | None) -> None:
-        self._updates.append({"update_id": next(self._update_ids), kind: body})
 
     def _answered(self, chat_id: int) -> None:
         waiting = self._waiting_since.get(chat_id)
