@@ -34,7 +34,10 @@ def create_engine(database_url: str) -> AsyncEngine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url)
+        # SQLite has one writer at a time. With one connection, turns queue in asyncio, in order;
+        # with several, they queue in SQLite's busy handler, whose sleeps grow to 100 ms (seen
+        # in benches/ as one-second stalls). A turn must therefore never open a second session.
+        engine = create_async_engine(url, pool_size=1, max_overflow=0)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
