@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,7 +127,7 @@ async def phase(playground: Playground, actions: list, pace: float | None) -> No
     await wait_until(lambda: len(playground.stats.latencies) >= expected, "answers")
 
 
-async def wait_until(condition, what: str) -> None:  # type: ignore[no-untyped-def]
+async def wait_until(condition: Callable[[], bool], what: str) -> None:
     """Poll a condition, failing after PHASE_TIMEOUT_S."""
     deadline = time.monotonic() + PHASE_TIMEOUT_S
     while not condition():

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.router import Expired, Router, parse_callback
-from bot.turn import Button, Command, Membership, Reply, Text, Turn, Unsupported
+from bot.router import Callback, Expired, Router, parse_callback
+from bot.turn import Button, Command, Membership, Reply, Turn, Unsupported
 from handlers import fallback, help, menu, onboarding, privacy, settings
 
 router = Router()
@@ -26,41 +26,37 @@ async def respond(turn: Turn) -> list[Reply]:
         return await fallback.expired(turn)
 
     if turn.user is None:
-        if button is not None and button.action == "lang":
-            return await _press(turn, button.action, button.args)
-        if button is not None:
+        if button is None:
+            return await onboarding.ask_language(turn)
+        if button.action != "lang":
             return await fallback.expired(turn)
-        return await onboarding.ask_language(turn)
 
-    if turn.user.consented_at is None:
+    elif turn.user.consented_at is None:
         allowed = (button is not None and button.action in BEFORE_CONSENT_BUTTONS) or (
             isinstance(event_input, Command) and event_input.name in BEFORE_CONSENT_COMMANDS
         )
         if not allowed:
             return await onboarding.ask_consent(turn)
 
+    if button is not None:
+        return await _press(turn, button)
     match event_input:
         case Command(name=name):
             handler = router.commands.get(name)
             if handler is None:
                 return await fallback.unknown_command(turn, name)
             return await handler(turn)
-        case Button():
-            assert button is not None
-            return await _press(turn, button.action, button.args)
-        case Text():
-            return await fallback.not_understood(turn)
         case Unsupported(kind=kind):
             return await fallback.unsupported(turn, kind)
     return await fallback.not_understood(turn)
 
 
-async def _press(turn: Turn, action: str, args: tuple[str, ...]) -> list[Reply]:
-    handler = router.buttons.get(action)
+async def _press(turn: Turn, button: Callback) -> list[Reply]:
+    handler = router.buttons.get(button.action)
     if handler is None:
         return await fallback.expired(turn)
     try:
-        return await handler(turn, args)
+        return await handler(turn, button.args)
     except Expired:
         return await fallback.expired(turn)
 

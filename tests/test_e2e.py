@@ -53,6 +53,21 @@ async def test_onboarding_in_arabic_right_to_left(bot, client):
     assert all(any("\u0600" <= ch <= "\u06ff" for ch in c["description"]) for c in commands)
 
 
+async def test_the_command_list_is_published_in_every_app_language(bot, client):
+    expected = {
+        "tr": "Başlat ve ana menüyü göster",
+        "de": "Starten und Hauptmenü anzeigen",
+        None: "Start and show the main menu",
+    }
+    for language_code, description in expected.items():
+        newcomer = await client.add_user("Newcomer", language_code)
+        [start] = [c for c in await newcomer.commands() if c["command"] == "start"]
+        assert start["description"] == description, language_code
+    arabic = await client.add_user("Amina", "ar")
+    descriptions = [c["description"] for c in await arabic.commands()]
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in text) for text in descriptions)
+
+
 async def test_onboarding_in_italian_left_to_right(bot, client):
     giulia = await client.add_user("Giulia", "it")
 

@@ -22,6 +22,8 @@ from telegram import (
 )
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 
+from bot.playground.state import ApiError, RateRule
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -134,18 +136,26 @@ async def test_injected_faults_look_like_telegrams(api, client):
     assert time.monotonic() - started >= 0.2, "the slow fault delayed the answer"
 
 
-async def test_send_rate_is_enforced_like_telegram(api, client):
-    user = await client.add_user("Sam", "en")
-    await client.set_rate(per_second=5)
+def test_send_rate_window_slides_like_telegrams():
+    rule = RateRule(per_second=2, per_chat=1)
+    rule.check(chat_id=1, now=10.0)
+    with pytest.raises(ApiError) as same_chat:
+        rule.check(chat_id=1, now=10.5)  # one per second in one chat
+    rule.check(chat_id=2, now=10.5)
+    with pytest.raises(ApiError):
+        rule.check(chat_id=3, now=10.9)  # two per second overall
+    rule.check(chat_id=1, now=11.2)  # a second later the window has moved on
 
-    outcomes = []
-    for number in range(8):
-        try:
-            await api.send_message(user.id, f"message {number}")
-            outcomes.append("sent")
-        except RetryAfter:
-            outcomes.append("429")
-    assert outcomes == ["sent"] * 5 + ["429"] * 3
+    assert same_chat.value.code == 429 and same_chat.value.retry_after == 1
+
+
+async def test_send_rate_answers_429_over_http(api, client):
+    user = await client.add_user("Sam", "en")
+    await client.set_rate(per_second=1)
+
+    await api.send_message(user.id, "first")
+    with pytest.raises(RetryAfter):
+        await api.send_message(user.id, "second, in the same second")
 
 
 async def test_blocking_the_bot_forbids_sends_and_tells_the_bot(api, client, served):
