@@ -5,7 +5,18 @@ from __future__ import annotations
 import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, Enum, MetaData, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -28,6 +39,11 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
+def _enum(kind: type[enum.StrEnum]) -> Enum:
+    """Store an enum as its lower-case value in a plain string column (portable, readable)."""
+    return Enum(kind, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+
+
 class UserStatus(enum.StrEnum):
     """Whether we may write to a contact: active, stopped (blocked us), blocked (by admins)."""
 
@@ -46,13 +62,222 @@ class User(Base):
     channel: Mapped[str] = mapped_column(String(16))
     channel_user_id: Mapped[str] = mapped_column(String(64))
     locale: Mapped[str | None] = mapped_column(String(16))
-    status: Mapped[UserStatus] = mapped_column(
-        Enum(
-            UserStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]
-        ),
-        default=UserStatus.ACTIVE,
-    )
+    status: Mapped[UserStatus] = mapped_column(_enum(UserStatus), default=UserStatus.ACTIVE)
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     consented_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="SET NULL")
+    )  # the organisation a coordinator posts for
+
+
+class UserSkill(Base):
+    """A skill the user offers (Settings → my skills); codes from handlers.vocabulary.SKILLS."""
+
+    __tablename__ = "user_skills"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class UserArea(Base):
+    """An area where the user can go (Settings → my areas)."""
+
+    __tablename__ = "user_areas"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    area_id: Mapped[int] = mapped_column(
+        ForeignKey("areas.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Organisation(Base):
+    """An association, NGO or city office that runs opportunities."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    contact: Mapped[str] = mapped_column(String(200), default="")
+
+
+class Area(Base):
+    """A neighbourhood or district of a city."""
+
+    __tablename__ = "areas"
+    __table_args__ = (UniqueConstraint("city", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    city: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(String(100))
+
+
+class OpportunityStatus(enum.StrEnum):
+    """draft → pending (awaiting moderation) → published → expired or archived."""
+
+    DRAFT = "draft"
+    PENDING = "pending"
+    PUBLISHED = "published"
+    EXPIRED = "expired"
+    ARCHIVED = "archived"
+
+
+class Schedule(enum.StrEnum):
+    """When an opportunity happens: once (starts_at), weekly (weekdays + time), or flexible."""
+
+    ONCE = "once"
+    WEEKLY = "weekly"
+    FLEXIBLE = "flexible"
+
+
+class Opportunity(Base):
+    """A volunteering opportunity. Its texts live in opportunity_texts, one row per locale."""
+
+    __tablename__ = "opportunities"
+    __table_args__ = (Index("ix_opportunities_status_category", "status", "category"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    organisation_id: Mapped[int] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE"), index=True
+    )
+    category: Mapped[str] = mapped_column(String(32))
+    source_locale: Mapped[str] = mapped_column(String(16))
+    city: Mapped[str] = mapped_column(String(100))
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="SET NULL"))
+    address: Mapped[str] = mapped_column(String(300), default="")
+    schedule: Mapped[Schedule] = mapped_column(_enum(Schedule), default=Schedule.FLEXIBLE)
+    starts_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # once
+    weekdays: Mapped[str] = mapped_column(String(16), default="")  # weekly: "0,3" = Mon, Thu
+    start_time: Mapped[str] = mapped_column(String(5), default="")  # weekly: "18:30", city time
+    min_age: Mapped[int] = mapped_column(Integer, default=0)
+    capacity: Mapped[int | None] = mapped_column(Integer)
+    how_to_join: Mapped[str] = mapped_column(Text, default="")
+    contact: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[OpportunityStatus] = mapped_column(
+        _enum(OpportunityStatus), default=OpportunityStatus.DRAFT
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class OpportunityText(Base):
+    """An opportunity's title and description in one locale (the source, or a translation)."""
+
+    __tablename__ = "opportunity_texts"
+
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+
+
+class OpportunitySkill(Base):
+    """A skill an opportunity needs."""
+
+    __tablename__ = "opportunity_skills"
+
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    skill: Mapped[str] = mapped_column(String(32), primary_key=True)
+
+
+class OpportunityLanguage(Base):
+    """A language spoken at the activity (a locale code)."""
+
+    __tablename__ = "opportunity_languages"
+
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
+class Signup(Base):
+    """A user's "I'm interested" in an opportunity, with what they agreed to pass on."""
+
+    __tablename__ = "signups"
+    __table_args__ = (UniqueConstraint("opportunity_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opportunity_id: Mapped[int] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    first_name: Mapped[str] = mapped_column(String(100))  # shared with the organisation, by consent
+    contact: Mapped[str] = mapped_column(String(100))  # @username or a tg:// link, by consent
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Follow(Base):
+    """A subscription: new opportunities in a category (and area, if set) reach the user."""
+
+    __tablename__ = "follows"
+    __table_args__ = (UniqueConstraint("user_id", "category", "area_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    area_id: Mapped[int | None] = mapped_column(ForeignKey("areas.id", ondelete="CASCADE"))
+
+
+class Flow(Base):
+    """A user's open multi-step flow (posting an opportunity, composing a broadcast, ...)."""
+
+    __tablename__ = "flows"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(32))
+    data: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class DeliveryStatus(enum.StrEnum):
+    """A queued message's fate: queued → sent, failed (gave up), blocked (user blocked us)."""
+
+    QUEUED = "queued"
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"
+    CANCELLED = "cancelled"
+
+
+class Delivery(Base):
+    """One message for one user, sent by the delivery worker: notifications, reminders, broadcasts.
+
+    `kind` and `payload` say what to render; rendering happens at send time, in the recipient's
+    language. `dedupe_key` makes enqueueing idempotent (a follower gets a card exactly once).
+    """
+
+    __tablename__ = "deliveries"
+    __table_args__ = (Index("ix_deliveries_status_due_at", "status", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    dedupe_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    status: Mapped[DeliveryStatus] = mapped_column(
+        _enum(DeliveryStatus), default=DeliveryStatus.QUEUED
+    )
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

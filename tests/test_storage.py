@@ -19,7 +19,7 @@ async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(sett
     assert busy_timeout >= 1000
 
 
-async def test_migrations_create_the_users_table_and_are_idempotent(settings):
+async def test_migrations_reach_the_newest_revision_and_are_idempotent(settings):
     engine = create_engine(settings.database_url)
     await migrate(engine)
     await migrate(engine)
@@ -33,7 +33,7 @@ async def test_migrations_create_the_users_table_and_are_idempotent(settings):
     assert version == "0001"
     assert columns == {
         "id", "channel", "channel_user_id", "locale", "status", "roles", "consented_at",
-        "first_seen_at", "last_seen_at",
+        "first_seen_at", "last_seen_at", "organisation_id",
     }  # fmt: skip
     assert not {"phone", "phone_number", "text", "message"} & columns
 
