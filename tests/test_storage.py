@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
-from storage.db import create_engine, migrate
+from storage.db import alembic_config, create_engine, migrate
 
 
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(settings):
