@@ -10,7 +10,7 @@ from bot.turn import Reply
 
 Handler = Callable[..., Awaitable[list[Reply]]]
 
-CALLBACK_PATTERN = re.compile(r"^[a-z]{1,16}(:[A-Za-z0-9_-]{1,32}){0,3}$")
+CALLBACK_PATTERN = re.compile(r"^[a-z]{1,16}(:[A-Za-z0-9_-]{1,48}){0,3}$")
 MAX_CALLBACK_BYTES = 64
 
 
@@ -46,6 +46,7 @@ class Router:
     def __init__(self) -> None:
         self.commands: dict[str, Handler] = {}
         self.buttons: dict[str, Handler] = {}
+        self.flows: dict[str, Handler] = {}
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         """Register a handler for /name."""
@@ -66,10 +67,24 @@ class Router:
 
         return register
 
+    def flow(self, name: str) -> Callable[[Handler], Handler]:
+        """Register the handler for text typed while the user's open flow is `name`."""
+
+        def register(handler: Handler) -> Handler:
+            self.flows[name] = handler
+            return handler
+
+        return register
+
     def include(self, *routers: Router) -> None:
         """Merge other routers into this one; a name registered twice is a bug."""
         for router in routers:
-            for table, other in ((self.commands, router.commands), (self.buttons, router.buttons)):
+            tables = (
+                (self.commands, router.commands),
+                (self.buttons, router.buttons),
+                (self.flows, router.flows),
+            )
+            for table, other in tables:
                 clash = table.keys() & other.keys()
                 if clash:
                     raise ValueError(f"registered twice: {sorted(clash)}")

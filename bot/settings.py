@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -32,6 +33,7 @@ class Settings(BaseSettings):
     bot_api_url: str = "https://api.telegram.org"
     log_level: str = "INFO"
     reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
+    timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -83,6 +85,20 @@ class Settings(BaseSettings):
         if not re.match(r"^https?://[^\s/]+", value):
             raise ValueError("BOT_API_URL must be an http(s) URL, e.g. https://api.telegram.org")
         return value.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _check_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"TIMEZONE {value!r} is not a time zone, e.g. Europe/Rome") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The city's time zone."""
+        return ZoneInfo(self.timezone)
 
     def require_token(self) -> str:
         """Return BOT_TOKEN, or raise a ConfigError that says how to get a good one."""

@@ -26,6 +26,7 @@ class Sender:
     chat_id: str
     language_code: str | None = None
     first_name: str = ""
+    username: str = ""
     is_private: bool = True
 
 

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from bot.router import Callback, Expired, Router, parse_callback
-from bot.turn import Button, Command, Membership, Reply, Turn, Unsupported
-from handlers import fallback, help, menu, onboarding, privacy, settings
+from bot.turn import Button, Command, Membership, Reply, Text, Turn, Unsupported
+from handlers import (
+    fallback,
+    help,
+    menu,
+    notices,
+    onboarding,
+    privacy,
+    settings,
+    volunteer,
+)
+from storage.flows import FlowRepository
 
 router = Router()
-router.include(help.router, menu.router, onboarding.router, privacy.router, settings.router)
+router.include(
+    help.router, menu.router, onboarding.router, privacy.router, settings.router, volunteer.router
+)
+__all__ = ["notices", "respond"]  # notices registers how queued notifications are rendered
 
 # What someone who has not accepted the privacy notice yet may still do.
 BEFORE_CONSENT_COMMANDS = frozenset({"language", "help", "privacy", "forget"})
@@ -48,6 +61,11 @@ async def respond(turn: Turn) -> list[Reply]:
             return await handler(turn)
         case Unsupported(kind=kind):
             return await fallback.unsupported(turn, kind)
+        case Text(text=text) if turn.user is not None:
+            flow = await FlowRepository(turn.session).current(turn.user.id)
+            handler = router.flows.get(flow.name) if flow is not None else None
+            if handler is not None:
+                return await handler(turn, text)
     return await fallback.not_understood(turn)
 
 

@@ -6,13 +6,15 @@ from urllib.parse import urlencode
 
 from bot.router import Expired, Router
 from bot.turn import Key, Message, Reply, Turn
+from handlers import volunteer
 from handlers.keyboards import back_to_menu
 from handlers.onboarding import show_menu
 from handlers.settings import show_settings
+from storage.flows import FlowRepository
 
 router = Router()
 
-COMING_SOON = frozenset({"volunteer", "ask", "services"})
+COMING_SOON = frozenset({"ask", "services"})
 
 
 @router.command("menu")
@@ -28,7 +30,11 @@ async def menu_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
         raise Expired
     entry = args[0]
     if entry == "open":
+        if turn.user is not None:
+            await FlowRepository(turn.session).end(turn.user.id, volunteer.FLOW)
         return await show_menu(turn, edit=True)
+    if entry == "volunteer":
+        return await volunteer.home(turn)
     if entry in COMING_SOON:
         return [coming_soon(turn)]
     if entry == "share":

@@ -159,7 +159,6 @@ class Opportunity(Base):
     start_time: Mapped[str] = mapped_column(String(5), default="")  # weekly: "18:30", city time
     min_age: Mapped[int] = mapped_column(Integer, default=0)
     capacity: Mapped[int | None] = mapped_column(Integer)
-    how_to_join: Mapped[str] = mapped_column(Text, default="")
     contact: Mapped[str] = mapped_column(String(200), default="")
     status: Mapped[OpportunityStatus] = mapped_column(
         _enum(OpportunityStatus), default=OpportunityStatus.DRAFT
@@ -180,6 +179,7 @@ class OpportunityText(Base):
     locale: Mapped[str] = mapped_column(String(16), primary_key=True)
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
+    how_to_join: Mapped[str] = mapped_column(Text, default="")
 
 
 class OpportunitySkill(Base):

@@ -149,6 +149,7 @@ class TelegramChannel:
             chat_id=str(chat.id),
             language_code=user.language_code,
             first_name=user.first_name,
+            username=user.username or "",
             is_private=private,
         )
         return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")

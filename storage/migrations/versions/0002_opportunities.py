@@ -124,7 +124,6 @@ def upgrade() -> None:
         sa.Column("start_time", sa.String(length=5), nullable=False),
         sa.Column("min_age", sa.Integer(), nullable=False),
         sa.Column("capacity", sa.Integer(), nullable=True),
-        sa.Column("how_to_join", sa.Text(), nullable=False),
         sa.Column("contact", sa.String(length=200), nullable=False),
         sa.Column(
             "status",
@@ -223,6 +222,7 @@ def upgrade() -> None:
         sa.Column("locale", sa.String(length=16), nullable=False),
         sa.Column("title", sa.String(length=200), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("how_to_join", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(
             ["opportunity_id"],
             ["opportunities.id"],

@@ -1,0 +1,68 @@
+"""Controlled lists: opportunity categories and skills. Codes are stored; labels are translated."""
+
+from __future__ import annotations
+
+from bot.i18n import Translator
+
+
+def N_(message: str) -> str:
+    """Mark a string for the catalog without translating it yet (it is translated when shown)."""
+    return message
+
+
+CATEGORIES: dict[str, str] = {
+    "social": N_("Social assistance"),
+    "culture": N_("Culture"),
+    "education": N_("Education and homework help"),
+    "language": N_("Language exchange"),
+    "food": N_("Food distribution"),
+    "sport": N_("Sport"),
+    "environment": N_("Environment"),
+    "health": N_("Health"),
+    "legal": N_("Legal and administrative help"),
+    "events": N_("Events"),
+    "other": N_("Other"),
+}
+
+CATEGORY_ICONS: dict[str, str] = {
+    "social": "🫶",
+    "culture": "🎭",
+    "education": "📚",
+    "language": "🗣",
+    "food": "🍲",
+    "sport": "⚽",
+    "environment": "🌳",
+    "health": "🩺",
+    "legal": "⚖️",
+    "events": "🎉",
+    "other": "✨",
+}
+
+SKILLS: dict[str, str] = {
+    "languages": N_("Speaking several languages"),
+    "translation": N_("Translating and interpreting"),
+    "teaching": N_("Teaching and tutoring"),
+    "childcare": N_("Working with children"),
+    "cooking": N_("Cooking"),
+    "sewing": N_("Sewing and crafts"),
+    "listening": N_("Listening and support"),
+    "organising": N_("Organising events"),
+    "computers": N_("Computers and phones"),
+    "driving": N_("Driving"),
+    "sport": N_("Sport and games"),
+    "music": N_("Music and art"),
+    "gardening": N_("Gardening"),
+    "repairs": N_("Repairs and DIY"),
+    "first_aid": N_("First aid"),
+    "law": N_("Law and paperwork"),
+}
+
+
+def category_label(t: Translator, code: str) -> str:
+    """The category's icon and name in the reader's language."""
+    return f"{CATEGORY_ICONS.get(code, '✨')} {t._(CATEGORIES.get(code, CATEGORIES['other']))}"
+
+
+def skill_label(t: Translator, code: str) -> str:
+    """The skill's name in the reader's language."""
+    return t._(SKILLS[code])
