@@ -10,6 +10,7 @@ from handlers import (
     menu,
     notices,
     onboarding,
+    posting,
     privacy,
     settings,
     volunteer,
@@ -18,7 +19,13 @@ from storage.flows import FlowRepository
 
 router = Router()
 router.include(
-    help.router, menu.router, onboarding.router, privacy.router, settings.router, volunteer.router
+    help.router,
+    menu.router,
+    onboarding.router,
+    posting.router,
+    privacy.router,
+    settings.router,
+    volunteer.router,
 )
 __all__ = ["notices", "respond"]  # notices registers how queued notifications are rendered
 

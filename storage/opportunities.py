@@ -63,6 +63,7 @@ class OpportunityCard:
     organisation_id: int
     organisation: str
     category: str
+    area_id: int | None
     source_locale: str
     texts: dict[str, tuple[str, str, str]]  # locale -> (title, description, how_to_join)
     area: str
@@ -278,6 +279,7 @@ class OpportunityRepository:
             organisation_id=row.organisation_id,
             organisation=organisation.name if organisation else "",
             category=row.category,
+            area_id=row.area_id,
             source_locale=row.source_locale,
             texts=texts,
             area=area or "",
@@ -584,6 +586,24 @@ class OpportunityRepository:
         await self.session.flush()
         return organisation.id
 
+    async def organisation_name(self, organisation_id: int) -> str:
+        """An organisation's name."""
+        return (
+            await self.session.scalar(
+                select(Organisation.name).where(Organisation.id == organisation_id)
+            )
+            or ""
+        )
+
+    async def organisation_city(self, organisation_id: int) -> str:
+        """The city an organisation works in."""
+        return (
+            await self.session.scalar(
+                select(Organisation.city).where(Organisation.id == organisation_id)
+            )
+            or ""
+        )
+
     async def by_external_id(self, external_id: str) -> int | None:
         """The id of the opportunity imported with this external id."""
         return await self.session.scalar(
@@ -607,7 +627,8 @@ class OpportunityRepository:
             row = Opportunity(created_by=created_by, status=OpportunityStatus.DRAFT)
             self.session.add(row)
         was_published = row.status is OpportunityStatus.PUBLISHED
-        row.external_id = data.external_id
+        if data.external_id is not None:
+            row.external_id = data.external_id
         row.organisation_id = data.organisation_id
         row.category = data.category
         row.source_locale = data.source_locale
