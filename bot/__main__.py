@@ -16,13 +16,20 @@ from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
 from bot.app import build_application, polling
+from bot.content import ContentError, ImportReport, import_pack, load_pack, progress_bar
 from bot.i18n import CatalogError
 from bot.playground.server import create_app
 from bot.playground.state import Playground
 from bot.settings import ConfigError, Settings, load_settings
+from storage.db import create_engine, create_sessionmaker, migrate
+from storage.opportunities import OpportunityRepository
+from storage.users import UserRepository
 
 DEMO_DATABASE = Path("data/demo.db")
+DEMO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "cesena.yaml"
 DEMO_ADMIN_NAME = "Sara (city staff)"
+DEMO_COORDINATOR_NAME = "Luca (coordinator)"
+DEMO_ORGANISATION = "casa-colori"
 DEMO_USERS = (
     ("Amina", "ar"),
     ("Mehmet", "tr"),
@@ -42,6 +49,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="poll Telegram with BOT_TOKEN")
+    content_parser = commands.add_parser("content", help="manage content packs")
+    content_commands = content_parser.add_subparsers(dest="action", required=True)
+    import_parser = content_commands.add_parser(
+        "import", help="validate a YAML or CSV content file, then import all of it"
+    )
+    import_parser.add_argument("file", type=Path)
     demo_parser = commands.add_parser("demo", help="playground + browser chat page, no token")
     demo_parser.add_argument("--host", default="127.0.0.1")
     demo_parser.add_argument("--port", type=int, default=8080)
@@ -51,9 +64,11 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         if args.command == "run":
             run(settings)
+        elif args.command == "content":
+            asyncio.run(import_content(settings, args.file))
         else:
             asyncio.run(demo(settings, args.host, args.port))
-    except (ConfigError, CatalogError, UsageError) as error:
+    except (ConfigError, CatalogError, UsageError, ContentError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -91,6 +106,7 @@ async def demo(settings: Settings, host: str, port: int) -> None:
     admin = playground.add_user(DEMO_ADMIN_NAME, "en")
     for name, language_code in DEMO_USERS:
         playground.add_user(name, language_code)
+    coordinator = playground.add_user(DEMO_COORDINATOR_NAME, "it")
 
     runner = web.AppRunner(create_app(playground), access_log=None)
     await runner.setup()
@@ -110,6 +126,7 @@ async def demo(settings: Settings, host: str, port: int) -> None:
             "admin_ids": frozenset({admin["id"]}),
         }
     )
+    await seed_demo(demo_settings, coordinator["id"])
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -124,6 +141,42 @@ async def demo(settings: Settings, host: str, port: int) -> None:
             await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def import_content(settings: Settings, path: Path) -> ImportReport:
+    """Validate the whole file, then import it in one transaction; prints what changed."""
+    pack = load_pack(path)
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with create_sessionmaker(engine)() as session:
+            report = await import_pack(session, pack, progress_bar)
+            await session.commit()
+    except (DBAPIError, OSError) as error:
+        raise UsageError(f"cannot open the database at DATABASE_URL: {error}") from None
+    finally:
+        await engine.dispose()
+    print(
+        f"{path}: {report.created} opportunities added, {report.updated} updated, "
+        f"{len(report.published)} newly published."
+    )
+    return report
+
+
+async def seed_demo(settings: Settings, coordinator_id: int) -> None:
+    """The demo city's content, and one demo person who coordinates an organisation."""
+    await import_content(settings, DEMO_CONTENT)
+    engine = create_engine(settings.database_url)
+    async with create_sessionmaker(engine)() as session:
+        users = UserRepository(session)
+        coordinator = await users.create("telegram", str(coordinator_id), "it")
+        await users.give_consent(coordinator)
+        await users.grant_role(coordinator, "coordinator")
+        coordinator.organisation_id = await OpportunityRepository(session).organisation_id(
+            DEMO_ORGANISATION
+        )
+        await session.commit()
+    await engine.dispose()
 
 
 def fresh_demo_database() -> None:

@@ -33,6 +33,7 @@ class Settings(BaseSettings):
     bot_api_url: str = "https://api.telegram.org"
     log_level: str = "INFO"
     reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
+    delivery_rate: float = Field(default=25.0, ge=0)  # queued messages per second; 0: no limit
     timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
 
     @field_validator("admin_ids", mode="before")

@@ -586,6 +586,12 @@ class OpportunityRepository:
         await self.session.flush()
         return organisation.id
 
+    async def organisation_id(self, external_id: str) -> int | None:
+        """The id of the organisation with this external id."""
+        return await self.session.scalar(
+            select(Organisation.id).where(Organisation.external_id == external_id)
+        )
+
     async def organisation_name(self, organisation_id: int) -> str:
         """An organisation's name."""
         return (

@@ -44,12 +44,16 @@ async def test_models_and_migrations_agree(settings):
     from alembic.migration import MigrationContext
 
     from storage.models import Base
+    from storage.search import include_name
 
     engine = create_engine(settings.database_url)
     await migrate(engine)
     async with engine.connect() as connection:
         differences = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata)
+            lambda sync: compare_metadata(
+                MigrationContext.configure(sync, opts={"include_name": include_name}),
+                Base.metadata,
+            )
         )
     await engine.dispose()
 

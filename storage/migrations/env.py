@@ -8,6 +8,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from storage.models import Base
+from storage.search import include_name
 
 target_metadata = Base.metadata
 
@@ -17,6 +18,7 @@ def run_on(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
+        include_name=include_name,  # the search_* tables are raw FTS5 SQL, not models
         render_as_batch=connection.dialect.name == "sqlite",
     )
     with context.begin_transaction():

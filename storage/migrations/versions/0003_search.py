@@ -1,0 +1,65 @@
+"""search index: SQLite FTS5 over content texts, with a term list for typo correction
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-11-23
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+# Every name starts with "search_" so that autogenerate leaves these raw tables alone
+# (storage.search.include_name). search_fts keeps no copy of the text: its content is search_docs.
+SQLITE_UPGRADE = (
+    """
+    CREATE TABLE search_docs (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        item_id INTEGER NOT NULL,
+        locale TEXT NOT NULL,
+        terms TEXT NOT NULL,
+        UNIQUE (kind, item_id, locale)
+    )
+    """,
+    """
+    CREATE VIRTUAL TABLE search_fts USING fts5(
+        terms, content = 'search_docs', content_rowid = 'id', tokenize = 'ascii'
+    )
+    """,
+    """
+    CREATE TABLE search_vocab (
+        kind TEXT NOT NULL,
+        locale TEXT NOT NULL,
+        term TEXT NOT NULL,
+        df INTEGER NOT NULL,
+        PRIMARY KEY (kind, locale, term)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX search_vocab_kind_term ON search_vocab (kind, term)",
+)
+SQLITE_DOWNGRADE = (
+    "DROP INDEX search_vocab_kind_term",
+    "DROP TABLE search_vocab",
+    "DROP TABLE search_fts",
+    "DROP TABLE search_docs",
+)
+
+
+def upgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return  # PostgreSQL gets its own search backend and migration
+    for statement in SQLITE_UPGRADE:
+        op.execute(statement)
+
+
+def downgrade() -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for statement in SQLITE_DOWNGRADE:
+        op.execute(statement)
