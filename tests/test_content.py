@@ -1,0 +1,141 @@
+"""Content packs: whole-file validation with exact locations, imports that update, the CLI."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.content import ContentError, import_pack, load_pack
+from storage.db import create_engine, create_sessionmaker, migrate
+from storage.models import Opportunity, OpportunityText, Organisation
+
+ROOT = Path(__file__).resolve().parent.parent
+HEADER = "id,organisation,organisation_name,city,category,skills,languages,area,when,capacity,title_it,title_en,description_it"
+GOOD_ROWS = [
+    "orti,verde,Verde Insieme,Cesena,environment,gardening,it en,Vigne,weekly sat 09:30,10,Orti condivisi,Shared gardens,Coltiviamo insieme.",
+    "tandem,ponte,Il Ponte,Cesena,language,languages,it uk,Centro storico,flexible,,Tandem,Language tandem,Parliamo.",
+    "cena,ponte,Il Ponte,Cesena,food,cooking,it ar,Oltre Savio,once 2031-03-14 19:00,,Cena insieme,Dinner together,Cuciniamo.",
+]  # fmt: skip
+
+
+def write(tmp_path: Path, name: str, lines: list[str]) -> Path:
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+async def import_file(database_url: str, path: Path):
+    engine = create_engine(database_url)
+    await migrate(engine)
+    async with create_sessionmaker(engine)() as session:
+        report = await import_pack(session, load_pack(path))
+        await session.commit()
+    await engine.dispose()
+    return report
+
+
+async def count(database_url: str, model) -> int:
+    engine = create_engine(database_url)
+    async with create_sessionmaker(engine)() as session:
+        total = await session.scalar(select(func.count()).select_from(model))
+    await engine.dispose()
+    return total or 0
+
+
+async def test_a_csv_imports_and_a_reimport_updates_instead_of_duplicating(settings, tmp_path):
+    first = write(tmp_path, "city.csv", [HEADER, *GOOD_ROWS])
+    report = await import_file(settings.database_url, first)
+    assert (report.created, report.updated, len(report.published)) == (3, 0, 3)
+
+    changed = [HEADER, GOOD_ROWS[0].replace("Shared gardens", "Community gardens"), *GOOD_ROWS[1:]]
+    again = await import_file(settings.database_url, write(tmp_path, "city2.csv", changed))
+
+    assert (again.created, again.updated, again.published) == (0, 3, [])
+    assert await count(settings.database_url, Opportunity) == 3
+    assert await count(settings.database_url, Organisation) == 2
+    engine = create_engine(settings.database_url)
+    async with create_sessionmaker(engine)() as session:
+        titles = set(await session.scalars(select(OpportunityText.title)))
+    await engine.dispose()
+    assert "Community gardens" in titles and "Shared gardens" not in titles
+
+
+async def test_one_bad_row_rejects_the_whole_csv_with_a_clear_report(settings, tmp_path):
+    bad = GOOD_ROWS[1].replace("language,languages", "langauge,languages")
+    path = write(
+        tmp_path, "city.csv", [HEADER, GOOD_ROWS[0], bad, GOOD_ROWS[2].replace("19:00", "7pm")]
+    )
+
+    with pytest.raises(ContentError) as error:
+        load_pack(path)
+
+    report = str(error.value)
+    assert f"{path}, row 3, field category: 'langauge' is not a category" in report
+    assert f"{path}, row 4, field when" in report and "YYYY-MM-DD HH:MM" in report
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    await engine.dispose()
+    assert await count(settings.database_url, Opportunity) == 0, "nothing imported"
+
+
+def test_yaml_errors_name_the_file_line_and_field(tmp_path):
+    path = write(tmp_path, "city.yaml", [
+        "city: Cesena",
+        "organisations:",
+        "  - id: ponte",
+        "    name: Il Ponte",
+        "opportunities:",
+        "  - id: orti",
+        "    organisation: ponte",
+        "    category: environment",
+        "    skills: [gardening, juggling]",
+        "    area: Vigne",
+        "    when: flexible",
+        "    title: {it: Orti}",
+        "  - id: altro",
+        "    organisation: nessuno",
+        "    category: other",
+        "    area: Vigne",
+        "    when: {weekly: [sat], time: '25:00'}",
+        "    title: {it: Altro}",
+    ])  # fmt: skip
+
+    with pytest.raises(ContentError) as error:
+        load_pack(path)
+
+    report = str(error.value)
+    assert f"{path}, line 9, field opportunities.0.skills.1: 'juggling' is not a skill" in report
+    assert f"{path}, line 17, field opportunities.1.when.time" in report
+
+
+def test_the_sample_city_pack_is_valid_and_rich():
+    pack = load_pack(ROOT / "content" / "cesena.yaml")
+
+    assert len(pack.opportunities) >= 25
+    assert {entry.category for entry in pack.opportunities} >= {
+        "social",
+        "education",
+        "language",
+        "food",
+    }
+    for entry in pack.opportunities:
+        assert {"it", "en"} <= set(entry.title) and {"it", "en"} <= set(entry.description)
+
+
+def test_the_import_command_reports_problems_without_a_traceback(tmp_path):
+    path = write(
+        tmp_path, "broken.csv", [HEADER, GOOD_ROWS[0].replace("Cesena,environment", "Cesena,")]
+    )
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "content", "import", str(path)],
+        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}", "PATH": ""},
+    )  # fmt: skip
+
+    assert result.returncode == 2
+    assert "row 2, field category" in result.stderr and "Traceback" not in result.stderr
