@@ -1,4 +1,4 @@
-"""The composition root: settings, engine, catalogs, conversation and the PTB Application."""
+"""The composition root: settings, engine, catalogs, conversation, delivery worker, PTB app."""
 
 from __future__ import annotations
 
@@ -6,15 +6,18 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
-from bot.channels.telegram import PerChatUpdateProcessor, TelegramChannel
+from bot.channels.telegram import CHANNEL, PerChatUpdateProcessor, TelegramChannel, TelegramSender
 from bot.conversation import Conversation
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.i18n import ISO_639_1_LOCALES, Catalog, Translator
 from bot.settings import Settings
 from handlers.help import command_descriptions
 from storage.db import create_engine, create_sessionmaker, migrate
+from storage.opportunities import OpportunityRepository
 
 logger = logging.getLogger(__name__)
 
@@ -26,14 +29,28 @@ def build_application(settings: Settings, token: str) -> Application:
     """Wire everything together; resources open in post_init and close in post_shutdown."""
     catalog = Catalog(settings.default_locale)
     engine = create_engine(settings.database_url)
-    conversation = Conversation(settings, catalog, create_sessionmaker(engine))
+    sessionmaker = create_sessionmaker(engine)
+    conversation = Conversation(settings, catalog, sessionmaker)
+    sender = TelegramSender(token, settings.bot_api_url)
+    deliveries = DeliveryWorker(
+        sessionmaker,
+        catalog,
+        sender.send,
+        channel=CHANNEL,
+        policy=DeliveryPolicy(rate=settings.delivery_rate),
+    )
+    deliveries.add_housekeeping(expire_opportunities)
 
     async def post_init(application: Application) -> None:
         await migrate(engine)
+        await sender.initialize()
+        deliveries.start()
         await publish_commands(application, catalog)
         logger.info("Passaparola is up as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
+        await deliveries.stop()
+        await sender.shutdown()
         await engine.dispose()
 
     rate_limiter = AIORateLimiter(
@@ -52,6 +69,11 @@ def build_application(settings: Settings, token: str) -> Application:
     )
     TelegramChannel(conversation).install(application)
     return application
+
+
+async def expire_opportunities(session: AsyncSession) -> None:
+    """Housekeeping: one-off opportunities whose date has passed stop being shown."""
+    await OpportunityRepository(session).expire_past()
 
 
 async def publish_commands(application: Application, catalog: Catalog) -> None:

@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -132,6 +132,7 @@ class DeliveryWorker:
 
     async def run_until_idle(self) -> None:
         """Deliver everything due now (retries due now included), then return."""
+        self._stopping.clear()
         await self._run(until_idle=True)
 
     def add_housekeeping(self, job: Housekeeping) -> None:
@@ -146,7 +147,8 @@ class DeliveryWorker:
                 await self._housekeep_if_due()
                 batch = await self._claim()
                 if batch:
-                    await self._dispatch(batch, group)
+                    with suppress_and_log("could not dispatch deliveries"):
+                        await self._dispatch(batch, group)
                 elif not until_idle:
                     await self._idle()
                 elif self._in_flight:
@@ -156,16 +158,14 @@ class DeliveryWorker:
 
     async def _claim(self) -> list[ClaimedDelivery]:
         now = self.clock()
-        try:
+        with suppress_and_log("could not claim deliveries"):
             async with self.sessionmaker() as session:
                 batch = await DeliveryRepository(session).claim(
                     self.channel, self.policy.batch_size, now, now + self.policy.lease
                 )
                 await session.commit()
-        except Exception:
-            logger.exception("could not claim deliveries")
-            return []
-        return batch
+                return batch
+        return []
 
     async def _dispatch(self, batch: list[ClaimedDelivery], group: asyncio.TaskGroup) -> None:
         """One task per delivery, at most max_in_flight at once; the rest go back on stop."""
@@ -192,22 +192,20 @@ class DeliveryWorker:
             return
         self._next_housekeeping = loop.time() + self.policy.housekeeping_interval
         for job in self._housekeeping:
-            try:
+            with suppress_and_log(f"housekeeping job {getattr(job, '__name__', job)} failed"):
                 async with self.sessionmaker() as session:
                     await job(session)
                     await session.commit()
-            except Exception:
-                logger.exception("housekeeping job %s failed", getattr(job, "__name__", job))
 
     # --- one delivery -------------------------------------------------------------------
 
     async def _deliver(self, delivery: ClaimedDelivery, deadline: datetime) -> None:
         try:
-            prepared = await self._prepare(delivery)
-            if prepared is not None:
-                await self._send(delivery, *prepared, deadline)
-        except Exception:  # the database failed us: the lease runs out and it is tried again
-            logger.exception("delivery %s: could not record its outcome", delivery.id)
+            # If the database fails us, the lease runs out and the delivery is tried again.
+            with suppress_and_log(f"delivery {delivery.id}: database error"):
+                prepared = await self._prepare(delivery)
+                if prepared is not None:
+                    await self._send_until_settled(delivery, *prepared, deadline)
         finally:
             self._slots.release()
 
@@ -224,6 +222,7 @@ class DeliveryWorker:
             if row is None or row[0] is not DeliveryStatus.QUEUED:
                 return None  # cancelled, or the user asked to be forgotten, since the claim
             user: User = row[1]
+            chat_id = user.channel_user_id
             deliveries = DeliveryRepository(session)
             if user.status is not UserStatus.ACTIVE:
                 await deliveries.finish(delivery.id, DeliveryStatus.BLOCKED, f"user {user.status}")
@@ -245,14 +244,14 @@ class DeliveryWorker:
                 await deliveries.finish(delivery.id, DeliveryStatus.FAILED, error_name)
                 await session.commit()
                 return None
-            await session.rollback()  # rendering only reads
+            await session.rollback()  # rendering only reads (and this expires `user`)
             if message is None:
                 await deliveries.finish(delivery.id, DeliveryStatus.CANCELLED, "no longer relevant")
                 await session.commit()
                 return None
-            return user.channel_user_id, message
+            return chat_id, message
 
-    async def _send(
+    async def _send_until_settled(
         self, delivery: ClaimedDelivery, chat_id: str, message: Message, deadline: datetime
     ) -> None:
         while True:
@@ -269,17 +268,15 @@ class DeliveryWorker:
                 await self._recipient_gone(delivery, str(gone))
             except Undeliverable as refused:
                 logger.warning("delivery %s: refused (%s)", delivery.id, refused)
-                await self._write(
-                    lambda deliveries: deliveries.finish(
-                        delivery.id, DeliveryStatus.FAILED, str(refused), attempted=True
-                    )
-                )
+                await self._fail(delivery, str(refused))
             except Exception as error:
                 if not isinstance(error, TemporaryFailure):
                     logger.exception("delivery %s: unexpected send error", delivery.id)
                 await self._retry_or_fail(delivery, error)
             else:
-                await self._write(lambda deliveries: deliveries.mark_sent(delivery.id, self.clock()))
+                await self._write(
+                    lambda deliveries: deliveries.mark_sent(delivery.id, self.clock())
+                )
             return
 
     async def _turn_to_send(self, deadline: datetime) -> bool:
@@ -305,18 +302,23 @@ class DeliveryWorker:
 
     async def _retry_or_fail(self, delivery: ClaimedDelivery, error: Exception) -> None:
         attempts = delivery.attempts + 1
-        reason = str(error) or type(error).__name__
+        reason = str(error) if isinstance(error, DeliveryError) else type(error).__name__
         if attempts >= self.policy.max_attempts:
-            logger.warning("delivery %s: failed after %d attempts (%s)", delivery.id, attempts, reason)
-            await self._write(
-                lambda deliveries: deliveries.finish(
-                    delivery.id, DeliveryStatus.FAILED, reason, attempted=True
-                )
+            logger.warning(
+                "delivery %s: failed after %d attempts (%s)", delivery.id, attempts, reason
             )
+            await self._fail(delivery, reason)
             return
         retry_at = self.clock() + self.policy.retry_backoff * 2 ** (attempts - 1)
         logger.info("delivery %s: attempt %d failed (%s), retrying", delivery.id, attempts, reason)
         await self._write(lambda deliveries: deliveries.retry_later(delivery.id, retry_at, reason))
+
+    async def _fail(self, delivery: ClaimedDelivery, reason: str) -> None:
+        await self._write(
+            lambda deliveries: deliveries.finish(
+                delivery.id, DeliveryStatus.FAILED, reason, attempted=True
+            )
+        )
 
     async def _recipient_gone(self, delivery: ClaimedDelivery, reason: str) -> None:
         async with self.sessionmaker() as session:
@@ -336,3 +338,12 @@ class DeliveryWorker:
         async with self.sessionmaker() as session:
             await change(DeliveryRepository(session))
             await session.commit()
+
+
+@contextmanager
+def suppress_and_log(what: str) -> Iterator[None]:
+    """Log an exception with its traceback and carry on: the worker must never die of one."""
+    try:
+        yield
+    except Exception:
+        logger.exception(what)

@@ -15,6 +15,8 @@ def command_descriptions(t: Translator) -> tuple[tuple[str, str], ...]:
     return (
         ("start", t._("Start and show the main menu")),
         ("menu", t._("Show the main menu")),
+        ("volunteer", t._("Volunteering opportunities near you")),
+        ("find", t._("Search opportunities, e.g. /find cooking")),
         ("language", t._("Change the language")),
         ("help", t._("What I can do and how")),
         ("privacy", t._("What we store about you, and why")),

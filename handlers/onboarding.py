@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from bot.i18n import SHIPPED_LOCALES, match_locale, native_name
 from bot.router import Expired, Router
-from bot.turn import CommandMenu, Message, Reply, Toast, Turn
+from bot.turn import Command, CommandMenu, Message, Reply, Toast, Turn
+from handlers import volunteer
 from handlers.help import command_menu
 from handlers.keyboards import consent_keyboard, language_keyboard, main_menu
 
@@ -61,9 +64,16 @@ async def show_menu(turn: Turn, *, edit: bool = False, greeting: str | None = No
     return [Message(text, main_menu(turn.t), edit=edit)]
 
 
+CARD_LINK = re.compile(r"^o(?P<id>[1-9][0-9]{0,9})$")
+
+
 @router.command("start")
 async def start(turn: Turn) -> list[Reply]:
-    """/start: a returning user gets the menu (new users never reach here: see the gate)."""
+    """/start: a returning user gets the menu, or the card a shared link points to."""
+    event_input = turn.event.input
+    payload = event_input.args if isinstance(event_input, Command) else ""
+    if (link := CARD_LINK.match(payload)) is not None:
+        return await volunteer.show_card(turn, int(link["id"]), "home", edit=False)
     return await show_menu(turn, greeting="👋 " + turn._("Welcome back to Passaparola!"))
 
 

@@ -57,9 +57,7 @@ class SearchIndex:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         dialect = session.get_bind().dialect.name
-        self._backend: SearchBackend | None = (
-            SQLiteSearch(session) if dialect == "sqlite" else None
-        )
+        self._backend: SearchBackend | None = SQLiteSearch(session) if dialect == "sqlite" else None
         self._dialect = dialect
 
     @property
@@ -194,8 +192,7 @@ _UNCOUNT_TERM = text(
     "UPDATE search_vocab SET df = df - 1 WHERE kind = :kind AND locale = :locale AND term = :term"
 )
 _FORGET_TERM = text(
-    "DELETE FROM search_vocab "
-    "WHERE kind = :kind AND locale = :locale AND term = :term AND df <= 0"
+    "DELETE FROM search_vocab WHERE kind = :kind AND locale = :locale AND term = :term AND df <= 0"
 )
 
 

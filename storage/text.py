@@ -4,11 +4,11 @@ Two steps, so a stemmer sees the letters it knows while matching stays forgiving
 
 - `lower`: Unicode-compatible lower case, Turkish-aware; invisible marks, tatweel and harakat
   removed; digits of any script made ASCII. Snowball stemmers still work on the result.
-- `fold`: what phone keyboards lose or vary: accents, dotless ı, œ/ß, and Arabic-script letter
-  variants (alef, yeh, kaf, heh, waw, Sorani ڕ/ڵ, Urdu ں ے, Pashto ګ).
+- `fold`: what phone keyboards lose or vary: accents, Turkish dotless i, œ/ß, and Arabic-script
+  letter variants (alef, yeh, kaf, heh, waw, Sorani ڕ/ڵ, Urdu ں ے, Pashto ګ).
 
 Each word gives up to two terms: its stem folded, and the stem of its folded form (a Turkish query
-"kurslari" typed without ı still meets "kursları"). Indexing and querying use the same terms.
+typed without dotless i still meets the text that has it). Indexing and querying use the same terms.
 """
 
 from __future__ import annotations
@@ -89,6 +89,7 @@ _FOLD = str.maketrans(
 )  # fmt: skip
 
 
+@cache
 def language(locale: str) -> str:
     """The language part of a locale code: "fa_AF" → "fa", "ckb" → "ckb"."""
     return re.split(r"[-_]", locale, maxsplit=1)[0].lower()
@@ -109,7 +110,9 @@ def lower(text: str, locale: str) -> str:
 
 
 def fold(text: str) -> str:
-    """Fold what keyboards vary: accents, ı, ligatures and Arabic-script letter variants."""
+    """Fold what keyboards vary: accents, dotless i, ligatures and Arabic-script letter variants."""
+    if text.isascii():
+        return text
     decomposed = unicodedata.normalize("NFD", text).translate(_FOLD)
     return unicodedata.normalize("NFC", decomposed)
 
@@ -132,15 +135,18 @@ def _stemmer(lang: str) -> Stemmer.Stemmer | None:
 
 def stems(word: str, locale: str) -> list[str]:
     """The index terms of one lowered word: its folded stem, and the stem of its folded form."""
-    folded = fold(word)
-    stemmer = _stemmer(language(locale))
+    return _stems([word], _stemmer(language(locale)))[0]
+
+
+def _stems(lowered: list[str], stemmer: Stemmer.Stemmer | None) -> list[list[str]]:
+    folded = [fold(word) for word in lowered]
     if stemmer is None:
-        return [folded] if folded else []
-    first = fold(stemmer.stemWord(word))
-    second = fold(stemmer.stemWord(folded))
-    return [term for term in dict.fromkeys((first, second)) if term]
+        return [[word] if word else [] for word in folded]
+    pairs = zip(stemmer.stemWords(lowered), stemmer.stemWords(folded), strict=True)
+    return [[term for term in dict.fromkeys((fold(a), fold(b))) if term] for a, b in pairs]
 
 
 def terms(text: str, locale: str) -> list[str]:
     """Normalised, tokenised, stemmed terms, the same at index time and at query time."""
-    return [term for word in words(text, locale) for term in stems(word, locale)]
+    stemmed = _stems(words(text, locale), _stemmer(language(locale)))
+    return [term for word_terms in stemmed for term in word_terms]

@@ -6,9 +6,11 @@ import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     CallbackQuery,
@@ -22,10 +24,24 @@ from telegram import (
     Message as TelegramMessage,
 )
 from telegram.constants import ChatType, MessageEntityType, MessageLimit
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+)
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
 from bot.conversation import Conversation
+from bot.delivery import (
+    DeliveryError,
+    RateLimited,
+    RecipientGone,
+    TemporaryFailure,
+    Undeliverable,
+)
 from bot.turn import (
     Button,
     Command,
@@ -187,7 +203,7 @@ class TelegramChannel:
         reply: Message,
     ) -> None:
         target = int(reply.to) if reply.to is not None else chat_id
-        markup = _markup(reply.keyboard)
+        markup = inline_markup(reply.keyboard)
         pressed = query.message if query is not None else None
         if reply.edit and reply.to is None and isinstance(pressed, TelegramMessage):
             try:
@@ -202,10 +218,66 @@ class TelegramChannel:
             for part in heads:
                 await context.bot.send_message(target, part)
             await context.bot.send_message(target, last, reply_markup=markup)
-        except Forbidden:
-            await self.conversation.contact_stopped(CHANNEL, str(target))
+        except Forbidden as error:
+            if isinstance(delivery_error(error), RecipientGone):
+                await self.conversation.contact_stopped(CHANNEL, str(target))
+            else:
+                logger.warning("could not send to a chat: %s", error)
         except TelegramError as error:
             logger.warning("could not send to a chat: %s", error)
+
+
+# The only refusals that mean the person is gone; "chat not found" and the like are not proof.
+RECIPIENT_GONE = ("bot was blocked by the user", "user is deactivated")
+
+
+class TelegramSender:
+    """Sends the delivery queue's messages with a Bot of its own.
+
+    Not the Application's bot: its reply rate limiter would retry a 429 inside the call, behind
+    the delivery worker's back and past its lease. Errors become bot.delivery's neutral ones.
+    """
+
+    def __init__(self, token: str, bot_api_url: str) -> None:
+        self.bot = Bot(
+            token, base_url=f"{bot_api_url}/bot", base_file_url=f"{bot_api_url}/file/bot"
+        )
+
+    async def initialize(self) -> None:
+        """Open the HTTP connection pool (and check the token)."""
+        await self.bot.initialize()
+
+    async def shutdown(self) -> None:
+        """Close the HTTP connection pool."""
+        await self.bot.shutdown()
+
+    async def send(self, chat_id: str, message: Message) -> None:
+        """Send one message, split if long; raise a DeliveryError saying why it did not go."""
+        *heads, last = split_text(message.text)
+        try:
+            for part in heads:
+                await self.bot.send_message(int(chat_id), part)
+            await self.bot.send_message(
+                int(chat_id), last, reply_markup=inline_markup(message.keyboard)
+            )
+        except TelegramError as error:
+            raise delivery_error(error) from error
+
+
+def delivery_error(error: TelegramError) -> DeliveryError:
+    """What the delivery worker should make of a Bot API error."""
+    if isinstance(error, RetryAfter):
+        retry_after = error.retry_after
+        seconds = retry_after.total_seconds() if isinstance(retry_after, timedelta) else retry_after
+        return RateLimited(float(seconds))
+    if isinstance(error, Forbidden):
+        gone = any(reason in error.message.lower() for reason in RECIPIENT_GONE)
+        return RecipientGone(error.message) if gone else Undeliverable(error.message)
+    if isinstance(error, BadRequest | ChatMigrated):
+        return Undeliverable(error.message)
+    if isinstance(error, NetworkError):  # timeouts, connection trouble, 5xx
+        return TemporaryFailure(error.message)
+    return TemporaryFailure(f"{type(error).__name__}: {error.message}")
 
 
 OUTSIDE = (ChatMember.LEFT, ChatMember.BANNED)
@@ -246,7 +318,8 @@ def _command(message: TelegramMessage, bot_username: str) -> Command | None:
     return Command(name.lower(), text[entity.length :].strip())
 
 
-def _markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
+    """Telegram's inline keyboard for our channel-neutral one (None when there are no keys)."""
     if not keyboard:
         return None
     return InlineKeyboardMarkup(
