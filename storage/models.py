@@ -281,3 +281,96 @@ class Delivery(Base):
     last_error: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Service(Base):
+    """A local service (registry office, clinic, legal desk, shelter...); texts per locale."""
+
+    __tablename__ = "services"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    source_locale: Mapped[str] = mapped_column(String(16))
+    texts: Mapped[dict[str, dict[str, str]]] = mapped_column(JSON, default=dict)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    hours: Mapped[list[dict[str, object]]] = mapped_column(JSON, default=list)
+    phone: Mapped[str] = mapped_column(String(40), default="")
+    website: Mapped[str] = mapped_column(String(300), default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    free: Mapped[bool] = mapped_column(default=False)
+
+
+class EmergencyNumber(Base):
+    """A number to call in an emergency, shown first whenever someone asks for help."""
+
+    __tablename__ = "emergency_numbers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    number: Mapped[str] = mapped_column(String(40))
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FaqEntry(Base):
+    """A frequently asked question and its answer, per locale (from a content pack or promoted)."""
+
+    __tablename__ = "faq_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    source_locale: Mapped[str] = mapped_column(String(16))
+    service_ids: Mapped[list[str]] = mapped_column(JSON, default=list)
+    promoted_from: Mapped[int | None] = mapped_column(Integer)  # a helper answer an admin promoted
+    helpful: Mapped[int] = mapped_column(Integer, default=0)  # anonymous "Was this helpful?" totals
+    unhelpful: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FaqText(Base):
+    """An FAQ entry's question, other phrasings and answer in one locale."""
+
+    __tablename__ = "faq_texts"
+
+    entry_id: Mapped[int] = mapped_column(
+        ForeignKey("faq_entries.id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(String(16), primary_key=True)
+    question: Mapped[str] = mapped_column(Text)
+    phrasings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    answer: Mapped[str] = mapped_column(Text)
+
+
+class QuestionStatus(enum.StrEnum):
+    """A question handed to volunteers: waiting → claimed → answered → rated (or closed)."""
+
+    WAITING = "waiting"
+    CLAIMED = "claimed"
+    ANSWERED = "answered"
+    RATED = "rated"
+    CLOSED = "closed"
+
+
+class HelperQuestion(Base):
+    """A question the bot could not answer, relayed to a helper who speaks its language.
+
+    Neither side learns the other's identity: the bot relays both ways. The texts are kept only
+    until the answer is rated, or 30 days at most.
+    """
+
+    __tablename__ = "helper_questions"
+    __table_args__ = (Index("ix_helper_questions_status_locale", "status", "locale"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    asker_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    locale: Mapped[str] = mapped_column(String(16))
+    question: Mapped[str] = mapped_column(Text)
+    status: Mapped[QuestionStatus] = mapped_column(
+        _enum(QuestionStatus), default=QuestionStatus.WAITING
+    )
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    answer: Mapped[str] = mapped_column(Text, default="")
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1 helpful, 0 not
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -380,6 +380,20 @@ async def test_a_registered_kind_renders_buttons_and_a_stale_one_is_cancelled(qu
     assert await queue.counts() == DeliveryCounts(sent=1, cancelled=1, failed=1)
 
 
+async def test_housekeeping_runs_when_the_worker_starts_and_its_changes_are_kept(queue):
+    [person] = await queue.recipients("it")
+
+    async def announce_opening_hours(session: AsyncSession) -> None:
+        payload = {"texts": {"it": "Aperti fino alle 18"}}
+        await DeliveryRepository(session).enqueue(person.user_id, "text", payload)
+
+    worker = queue.worker()
+    worker.add_housekeeping(announce_opening_hours)
+    await worker.run_until_idle()
+
+    assert queue.received(person) == ["Aperti fino alle 18"]
+
+
 async def test_the_running_bot_delivers_and_a_user_who_unblocks_is_reachable_again(
     settings, served, client
 ):

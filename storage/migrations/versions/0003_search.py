@@ -15,18 +15,12 @@ branch_labels = None
 depends_on = None
 
 # Every name starts with "search_" so that autogenerate leaves these raw tables alone
-# (storage.search.include_name). search_fts keeps no copy of the text: its content is search_docs.
+# (storage.search.include_name). A text's rowid packs kind, item and locale codes, so a search
+# never joins and an item's texts are one rowid range; search_fts reads its text from search_docs.
 SQLITE_UPGRADE = (
-    """
-    CREATE TABLE search_docs (
-        id INTEGER PRIMARY KEY,
-        kind TEXT NOT NULL,
-        item_id INTEGER NOT NULL,
-        locale TEXT NOT NULL,
-        terms TEXT NOT NULL,
-        UNIQUE (kind, item_id, locale)
-    )
-    """,
+    "CREATE TABLE search_kinds (code INTEGER PRIMARY KEY, kind TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE search_locales (code INTEGER PRIMARY KEY, locale TEXT NOT NULL UNIQUE)",
+    "CREATE TABLE search_docs (id INTEGER PRIMARY KEY, terms TEXT NOT NULL)",
     """
     CREATE VIRTUAL TABLE search_fts USING fts5(
         terms, content = 'search_docs', content_rowid = 'id', tokenize = 'ascii'
@@ -34,8 +28,8 @@ SQLITE_UPGRADE = (
     """,
     """
     CREATE TABLE search_vocab (
-        kind TEXT NOT NULL,
-        locale TEXT NOT NULL,
+        kind INTEGER NOT NULL,
+        locale INTEGER NOT NULL,
         term TEXT NOT NULL,
         df INTEGER NOT NULL,
         PRIMARY KEY (kind, locale, term)
@@ -48,6 +42,8 @@ SQLITE_DOWNGRADE = (
     "DROP TABLE search_vocab",
     "DROP TABLE search_fts",
     "DROP TABLE search_docs",
+    "DROP TABLE search_locales",
+    "DROP TABLE search_kinds",
 )
 
 
