@@ -29,6 +29,8 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from storage.faq import FaqRepository
+from storage.services import ServiceRepository
 
 from bot.i18n import SHIPPED_LOCALES
 from handlers.vocabulary import CATEGORIES, SKILLS
@@ -113,6 +115,66 @@ class OpportunityEntry(BaseModel):
     how_to_join: dict[Locale, LongText] = {}
 
 
+SERVICE_CATEGORIES = ("registration", "health", "legal", "housing", "language", "work",
+                      "education", "food", "family", "emergency")  # fmt: skip
+ServiceCategory = Annotated[str, AfterValidator(_one_of(SERVICE_CATEGORIES, "service category"))]
+Phone = Annotated[str, StringConstraints(pattern=r"^\+?[0-9][0-9 ]{1,30}$")]
+Url = Annotated[str, StringConstraints(pattern=r"^https?://[^\s]{3,290}$")]
+
+
+class OpeningHours(BaseModel):
+    """Open on these days from `open` to `close` (city time)."""
+
+    model_config = ConfigDict(extra="forbid")
+    days: Annotated[list[Literal[WEEKDAYS]], Field(min_length=1)]  # type: ignore[valid-type]
+    open: TimeOfDay
+    close: TimeOfDay
+
+    @model_validator(mode="after")
+    def _closes_after_opening(self) -> OpeningHours:
+        if self.close <= self.open:
+            raise ValueError("close must be later than open")
+        return self
+
+
+class ServiceEntry(BaseModel):
+    """A local service."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: ExternalId
+    category: ServiceCategory
+    name: dict[Locale, ShortText]
+    description: dict[Locale, LongText] = {}
+    for_whom: dict[Locale, LongText] = {}
+    address: Annotated[str, StringConstraints(max_length=300)] = ""
+    hours: list[OpeningHours] = []
+    phone: Phone | None = None
+    website: Url | None = None
+    languages: list[Locale] = []
+    free: bool = False
+
+
+class EmergencyEntry(BaseModel):
+    """An emergency number."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: ExternalId
+    number: Annotated[str, StringConstraints(pattern=r"^[0-9][0-9 ]{1,20}$")]
+    name: dict[Locale, ShortText]
+
+
+class FaqItem(BaseModel):
+    """A frequently asked question, its other phrasings and its answer, per locale."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: ExternalId
+    category: ServiceCategory
+    services: list[ExternalId] = []
+    question: dict[Locale, ShortText]
+    phrasings: dict[Locale, list[ShortText]] = {}
+    answer: dict[Locale, LongText]
+
+
 class OrganisationEntry(BaseModel):
     """An organisation that runs opportunities."""
 
@@ -125,13 +187,16 @@ class OrganisationEntry(BaseModel):
 class Pack(BaseModel):
     """A city's content pack."""
 
-    model_config = ConfigDict(extra="allow")  # services and FAQ sections are read elsewhere
+    model_config = ConfigDict(extra="forbid")
     city: ShortText
     timezone: str = "Europe/Rome"
     source_locale: Locale = "it"
     areas: list[ShortText] = []
     organisations: list[OrganisationEntry] = []
     opportunities: list[OpportunityEntry] = []
+    services: list[ServiceEntry] = []
+    emergency: list[EmergencyEntry] = []
+    faq: list[FaqItem] = []
 
     @field_validator("timezone")
     @classmethod
@@ -157,6 +222,18 @@ class Pack(BaseModel):
             seen.add(entry.id)
             if self.source_locale not in entry.title:
                 problems.append(f"opportunities.{index}.title: no {self.source_locale!r} title")
+        services = {service.id for service in self.services}
+        ids = set()
+        for index, item in enumerate(self.faq):
+            for position, service in enumerate(item.services):
+                if service not in services:
+                    problems.append(f"faq.{index}.services.{position}: unknown service {service!r}")
+            if item.id in ids:
+                problems.append(f"faq.{index}.id: {item.id!r} appears twice")
+            ids.add(item.id)
+            for field in ("question", "answer"):
+                if self.source_locale not in getattr(item, field):
+                    problems.append(f"faq.{index}.{field}: no {self.source_locale!r} text")
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -346,6 +423,8 @@ async def import_pack(
     }
     for name in pack.areas:
         await repository.ensure_area(pack.city, name)
+    await import_services(session, pack)
+    await import_faq(session, pack)
     created = updated = 0
     published = []
     for done, entry in enumerate(pack.opportunities, start=1):
@@ -362,6 +441,40 @@ async def import_pack(
         if progress is not None:
             progress(done, len(pack.opportunities))
     return ImportReport(created, updated, published)
+
+
+async def import_services(session: AsyncSession, pack: Pack) -> None:
+    """Services and emergency numbers, updated by their ids."""
+    services = ServiceRepository(session)
+    for entry in pack.services:
+        texts = {
+            locale: {
+                "name": name,
+                "description": entry.description.get(locale, ""),
+                "for_whom": entry.for_whom.get(locale, ""),
+            }
+            for locale, name in entry.name.items()
+        }
+        hours = [slot.model_dump() for slot in entry.hours]
+        await services.save_service(
+            entry.id, entry.category, pack.source_locale, texts,
+            address=entry.address, hours=hours, phone=entry.phone or "",
+            website=entry.website or "", languages=entry.languages, free=entry.free,
+        )  # fmt: skip
+    for position, number in enumerate(pack.emergency):
+        await services.save_emergency(number.id, number.number, dict(number.name), position)
+
+
+async def import_faq(session: AsyncSession, pack: Pack) -> None:
+    """FAQ entries, updated by their ids; entries that admins promoted are never touched."""
+    faq = FaqRepository(session)
+    for item in pack.faq:
+        texts = {
+            locale: (question, list(item.phrasings.get(locale, [])), item.answer.get(locale, ""))
+            for locale, question in item.question.items()
+            if item.answer.get(locale)
+        }
+        await faq.save(item.id, item.category, pack.source_locale, texts, item.services)
 
 
 def _opportunity_data(

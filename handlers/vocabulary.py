@@ -58,6 +58,38 @@ SKILLS: dict[str, str] = {
 }
 
 
+SERVICE_CATEGORIES: dict[str, str] = {
+    "registration": N_("Registration and documents"),
+    "health": N_("Health"),
+    "legal": N_("Legal aid"),
+    "housing": N_("Housing and shelter"),
+    "language": N_("Language classes"),
+    "work": N_("Work and training"),
+    "education": N_("Education"),
+    "food": N_("Food and basic needs"),
+    "family": N_("Family and children"),
+    "emergency": N_("Emergency"),
+}
+
+SERVICE_ICONS: dict[str, str] = {
+    "registration": "🪪",
+    "health": "🩺",
+    "legal": "⚖️",
+    "housing": "🏠",
+    "language": "🗣",
+    "work": "💼",
+    "education": "🎓",
+    "food": "🥖",
+    "family": "👨‍👩‍👧",
+    "emergency": "🚨",
+}
+
+
+def service_category_label(t: Translator, code: str) -> str:
+    """A service category's icon and name in the reader's language."""
+    return f"{SERVICE_ICONS.get(code, '🏛')} {t._(SERVICE_CATEGORIES.get(code, code))}"
+
+
 def category_label(t: Translator, code: str) -> str:
     """The category's icon and name in the reader's language."""
     return f"{CATEGORY_ICONS.get(code, '✨')} {t._(CATEGORIES.get(code, CATEGORIES['other']))}"

@@ -15,13 +15,14 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.text import SEARCH_LOCALES, language, stems, terms, words
+from storage.text import language, stems, terms, words
 
 SEARCH_TABLE_PREFIX = "search_"
 MAX_QUERY_WORDS = 32  # a pasted paragraph is searched by its first words
 MAX_QUERY_TERMS = 64
 MAX_CORRECTIONS = 3  # unknown words corrected per query, longest first
-MIN_VOCABULARY_LENGTH = 4  # shorter terms are neither corrected nor offered as corrections
+MIN_CORRECTABLE_LENGTH = 4  # shorter terms are neither corrected nor offered as corrections
+MAX_MATCHES = 4000  # texts one query may rank; bm25 costs about 2 µs per matching text
 
 
 @dataclass(frozen=True)
@@ -83,21 +84,39 @@ class SearchIndex:
         return await self.backend.search(kind, query, locale, limit)
 
 
+# A text's rowid: kind code (15 bits), item id (40 bits), locale code (8 bits).
+ITEM_SHIFT, KIND_SHIFT = 8, 48
+LOCALE_MASK, ITEM_MASK = (1 << ITEM_SHIFT) - 1, (1 << (KIND_SHIFT - ITEM_SHIFT)) - 1
+MAX_KIND_CODE = (1 << (63 - KIND_SHIFT)) - 1
+
+
 class _Document(NamedTuple):
-    """One indexed text: an item's terms in one locale."""
+    """One indexed text: its packed rowid and its terms."""
 
     id: int
-    locale: str
     terms: str
 
+    @property
+    def locale_code(self) -> int:
+        """The code of the text's locale."""
+        return self.id & LOCALE_MASK
 
-def _vocabulary(item_terms: Iterable[str]) -> set[str]:
-    """Terms worth remembering for typo correction: long enough, and not numbers."""
-    return {
-        term
-        for term in item_terms
-        if len(term) >= MIN_VOCABULARY_LENGTH and not any(c.isdigit() for c in term)
-    }
+
+class _Codes(NamedTuple):
+    """The codes of a kind and of every indexed locale."""
+
+    kind: int | None
+    locales: dict[int, str]
+
+
+def _rowid(kind_code: int, item_id: int, locale_code: int) -> int:
+    """The rowid of one item's text in one locale."""
+    return kind_code << KIND_SHIFT | item_id << ITEM_SHIFT | locale_code
+
+
+def _correctable(term: str) -> bool:
+    """Whether a term is long enough to correct or to offer as a correction, and not a number."""
+    return len(term) >= MIN_CORRECTABLE_LENGTH and not any(c.isdigit() for c in term)
 
 
 def _allowed_edits(term: str) -> int:
@@ -124,34 +143,50 @@ class _Word:
             self._by_language[lang] = stems(self.lowered, lang)
         return self._by_language[lang]
 
-    def every_stem(self) -> set[str]:
-        """The word's terms in every locale we serve."""
-        return {term for locale in SEARCH_LOCALES for term in self.stems(locale)}
+    def every_stem(self, locales: Iterable[str]) -> set[str]:
+        """The word's terms in each of the locales."""
+        return {term for locale in locales for term in self.stems(locale)}
 
 
+class _Terms(NamedTuple):
+    """FTS terms that stand for one query word, and how many texts they match together."""
+
+    terms: list[str]
+    matches: int
+
+
+_CODES = text(
+    "SELECT 0, code, kind FROM search_kinds WHERE kind = :kind "
+    "UNION ALL SELECT 1, code, locale FROM search_locales"
+)
+_KIND_CODE = text("SELECT code FROM search_kinds WHERE kind = :kind")
+_ADD_KIND = text("INSERT INTO search_kinds (kind) VALUES (:kind) ON CONFLICT DO NOTHING")
+_LOCALE_CODES = text("SELECT locale, code FROM search_locales WHERE locale IN :locales").bindparams(
+    bindparam("locales", expanding=True)
+)
+_ADD_LOCALE = text("INSERT INTO search_locales (locale) VALUES (:locale) ON CONFLICT DO NOTHING")
 _MATCH = text(
     """
     WITH matches AS (
-        SELECT docs.item_id, docs.locale, bm25(search_fts) AS rank
-        FROM search_fts JOIN search_docs AS docs ON docs.id = search_fts.rowid
-        WHERE search_fts MATCH :match AND docs.kind = :kind
+        SELECT rowid, bm25(search_fts) AS score FROM search_fts
+        WHERE search_fts MATCH :match AND rowid BETWEEN :low AND :high
     ), tiered AS (
-        SELECT item_id, locale, rank,
-               CASE WHEN locale = :locale THEN 0
-                    WHEN locale = :language OR substr(locale, 1, :prefix_length) IN
-                         (:language || '_', :language || '-') THEN 1
+        SELECT rowid >> :item_shift AS item, rowid & :locale_mask AS locale, score,
+               CASE WHEN rowid & :locale_mask = :own THEN 0
+                    WHEN rowid & :locale_mask IN :same_language THEN 1
                     ELSE 2 END AS tier
         FROM matches
     ), best AS (
-        SELECT item_id, locale, rank, tier,
-               row_number() OVER (PARTITION BY item_id ORDER BY tier, rank) AS nth
+        SELECT item, locale, score, tier,
+               row_number() OVER (PARTITION BY item ORDER BY tier, score) AS nth
         FROM tiered
     )
-    SELECT item_id, locale, rank FROM best WHERE nth = 1 ORDER BY tier, rank LIMIT :limit
+    SELECT item & :item_mask, locale, score FROM best WHERE nth = 1
+    ORDER BY tier, score LIMIT :limit
     """
-)
+).bindparams(bindparam("same_language", expanding=True))
 _KNOWN = text(
-    "SELECT locale, term FROM search_vocab WHERE kind = :kind AND term IN :terms"
+    "SELECT locale, term, df FROM search_vocab WHERE kind = :kind AND term IN :terms"
 ).bindparams(bindparam("terms", expanding=True))
 _CANDIDATES_IN_LOCALE = text(
     """
@@ -167,17 +202,9 @@ _CANDIDATES = text(
       AND length(term) BETWEEN :shortest AND :longest
     """
 )
-_DOCUMENTS = text(
-    "SELECT id, locale, terms FROM search_docs WHERE kind = :kind AND item_id = :item_id"
-)
-_INSERT_DOCUMENT = text(
-    "INSERT INTO search_docs (kind, item_id, locale, terms) "
-    "VALUES (:kind, :item_id, :locale, :terms)"
-)
-_INDEX_DOCUMENTS = text(
-    "INSERT INTO search_fts (rowid, terms) SELECT id, terms FROM search_docs "
-    "WHERE kind = :kind AND item_id = :item_id AND locale IN :locales"
-).bindparams(bindparam("locales", expanding=True))
+_DOCUMENTS = text("SELECT id, terms FROM search_docs WHERE id BETWEEN :low AND :high")
+_INSERT_DOCUMENT = text("INSERT INTO search_docs (id, terms) VALUES (:id, :terms)")
+_INDEX_DOCUMENT = text("INSERT INTO search_fts (rowid, terms) VALUES (:id, :terms)")
 _UNINDEX_DOCUMENT = text(
     "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', :id, :terms)"
 )
@@ -199,8 +226,10 @@ _FORGET_TERM = text(
 class SQLiteSearch:
     """FTS5 backend: one row per item and locale, ranked by bm25, typos corrected by a term list.
 
-    A query word is stemmed as the user's locale would stem it, and as every locale whose texts
-    hold the resulting term; a word that no locale knows is corrected against the term list.
+    search_vocab counts, per kind and locale, the texts holding each term. A query word stands
+    for the terms it stems to in the locales that hold them; a word no locale holds is corrected
+    against the list. The count also bounds the work: the most common words of a long question
+    are left out (bm25 would give them little weight anyway).
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -208,120 +237,150 @@ class SQLiteSearch:
 
     async def replace(self, kind: str, item_id: int, texts: dict[str, str]) -> None:
         """(Re)index an item's texts; unchanged locales are left as they are."""
+        if not 0 <= item_id <= ITEM_MASK:
+            raise ValueError(f"item ids must be within 0..{ITEM_MASK}")
         wanted = {locale: " ".join(terms(content, locale)) for locale, content in texts.items()}
         wanted = {locale: item_terms for locale, item_terms in wanted.items() if item_terms}
-        existing = await self._documents(kind, item_id)
-        stale = [doc for doc in existing if wanted.get(doc.locale) != doc.terms]
-        kept = {doc.locale for doc in existing} - {doc.locale for doc in stale}
-        await self._unindex(kind, stale)
-        fresh = [
-            {"kind": kind, "item_id": item_id, "locale": locale, "terms": item_terms}
+        kind_code = await self._kind_code(kind, create=bool(wanted))
+        if kind_code is None:
+            return
+        locale_codes = await self._locale_codes(wanted)
+        wanted_by_id = {
+            _rowid(kind_code, item_id, locale_codes[locale]): item_terms
             for locale, item_terms in wanted.items()
-            if locale not in kept
-        ]
+        }
+        existing = await self._documents(kind_code, item_id)
+        stale = [doc for doc in existing if wanted_by_id.get(doc.id) != doc.terms]
+        kept = {doc.id for doc in existing} - {doc.id for doc in stale}
+        await self._unindex(kind_code, stale)
+        fresh = [_Document(id, terms) for id, terms in wanted_by_id.items() if id not in kept]
         if not fresh:
             return
-        await self.session.execute(_INSERT_DOCUMENT, fresh)
-        await self.session.execute(
-            _INDEX_DOCUMENTS,
-            {"kind": kind, "item_id": item_id, "locales": [row["locale"] for row in fresh]},
-        )
-        counted = [
-            {"kind": kind, "locale": row["locale"], "term": term}
-            for row in fresh
-            for term in _vocabulary(row["terms"].split())
-        ]
-        if counted:
-            await self.session.execute(_COUNT_TERM, counted)
+        rows = [doc._asdict() for doc in fresh]
+        await self.session.execute(_INSERT_DOCUMENT, rows)
+        await self.session.execute(_INDEX_DOCUMENT, rows)
+        await self.session.execute(_COUNT_TERM, self._term_rows(kind_code, fresh))
 
     async def remove(self, kind: str, item_id: int) -> None:
         """Drop every text of the item."""
-        await self._unindex(kind, await self._documents(kind, item_id))
+        kind_code = await self._kind_code(kind, create=False)
+        if kind_code is not None and 0 <= item_id <= ITEM_MASK:
+            await self._unindex(kind_code, await self._documents(kind_code, item_id))
 
     async def search(self, kind: str, query: str, locale: str, limit: int) -> list[Hit]:
         """Best items first, one per item: own locale, then same language, then the rest."""
-        match_terms = await self._query_terms(kind, query, locale)
+        codes = await self._codes(kind)
+        if codes.kind is None:
+            return []
+        match_terms = await self._query_terms(codes, query, locale)
         if not match_terms:
             return []
-        lang = language(locale)
+        own = next((code for code, name in codes.locales.items() if name == locale), -1)
+        same_language = [
+            code
+            for code, name in codes.locales.items()
+            if code != own and language(name) == language(locale)
+        ]
         rows = await self.session.execute(
             _MATCH,
             {
                 "match": " OR ".join(_quote(term) for term in match_terms),
-                "kind": kind,
-                "locale": locale,
-                "language": lang,
-                "prefix_length": len(lang) + 1,
+                "low": codes.kind << KIND_SHIFT,
+                "high": (codes.kind + 1 << KIND_SHIFT) - 1,
+                "item_shift": ITEM_SHIFT,
+                "locale_mask": LOCALE_MASK,
+                "item_mask": ITEM_MASK,
+                "own": own,
+                "same_language": same_language,
                 "limit": limit,
             },
         )
-        return [Hit(item_id, hit_locale, -rank) for item_id, hit_locale, rank in rows]
+        return [Hit(item_id, codes.locales[code], -score) for item_id, code, score in rows]
 
-    async def _query_terms(self, kind: str, query: str, locale: str) -> list[str]:
-        """The FTS terms of a query: its stems in the user's locale, in each locale that has them,
-        and corrections of the words that no locale has."""
+    async def _query_terms(self, codes: _Codes, query: str, locale: str) -> list[str]:
+        """The FTS terms of a query, within the work budget, rarest words first."""
+        assert codes.kind is not None
         query_words = [_Word(word) for word in words(query, locale)[:MAX_QUERY_WORDS]]
-        known = await self._known(kind, [word.every_stem() for word in query_words])
-        found: dict[str, None] = {}
+        every_locale = {*codes.locales.values(), locale}
+        candidates = {term for word in query_words for term in word.every_stem(every_locale)}
+        rows = (
+            await self.session.execute(_KNOWN, {"kind": codes.kind, "terms": sorted(candidates)})
+            if candidates
+            else []
+        )
+        known = [(codes.locales[code], term, df) for code, term, df in rows]
+        matches: dict[str, int] = {}
+        for _, term, df in known:
+            matches[term] = matches.get(term, 0) + df
+        groups: list[_Terms] = []
         unknown: list[_Word] = []
         for word in query_words:
-            own = word.stems(locale)
-            found.update(dict.fromkeys(own))
-            found.update(dict.fromkeys(word.stems("")))  # as the locales without a stemmer index it
-            matched = [term for term_locale, term in known if term in word.stems(term_locale)]
-            found.update(dict.fromkeys(matched))
-            if not matched and _vocabulary(own):
+            found = list(
+                dict.fromkeys(
+                    term for term_locale, term, _ in known if term in word.stems(term_locale)
+                )
+            )
+            if found:
+                groups.append(_Terms(found, sum(matches[term] for term in found)))
+            elif any(map(_correctable, word.stems(locale))):
                 unknown.append(word)
         unknown.sort(key=lambda word: max(map(len, word.stems(locale))), reverse=True)
         for word in unknown[:MAX_CORRECTIONS]:
-            found.update(dict.fromkeys(await self._corrections(kind, word, locale)))
-        return list(found)[:MAX_QUERY_TERMS]
+            correction = await self._correction(codes, word, locale)
+            if correction:
+                groups.append(correction)
+        return self._within_budget(groups)
 
-    async def _known(self, kind: str, candidates: list[set[str]]) -> list[tuple[str, str]]:
-        """The (locale, term) pairs of the index among the candidate terms."""
-        wanted = sorted(_vocabulary(term for terms_ in candidates for term in terms_))
-        if not wanted:
-            return []
-        rows = await self.session.execute(_KNOWN, {"kind": kind, "terms": wanted})
-        return [(term_locale, term) for term_locale, term in rows]
+    @staticmethod
+    def _within_budget(groups: list[_Terms]) -> list[str]:
+        """The rarest words' terms while they match at most MAX_MATCHES texts (at least one)."""
+        chosen: dict[str, None] = {}
+        total = 0
+        for group in sorted(groups, key=lambda group: group.matches):
+            if chosen and total + group.matches > MAX_MATCHES:
+                break
+            total += group.matches
+            chosen.update(dict.fromkeys(group.terms))
+        return list(chosen)[:MAX_QUERY_TERMS]
 
-    async def _corrections(self, kind: str, word: _Word, locale: str) -> list[str]:
-        """The closest known terms to an unknown word: from the user's locale if it has one close
+    async def _correction(self, codes: _Codes, word: _Word, locale: str) -> _Terms | None:
+        """The closest known term to an unknown word: from the user's locale if it has one close
         enough, else from any locale. The first letter must be right, as in most spell checkers."""
-        for statement, locales in (
-            (_CANDIDATES_IN_LOCALE, (locale,)),
-            (_CANDIDATES, SEARCH_LOCALES),
-        ):
-            variants = {term for term_locale in locales for term in word.stems(term_locale)}
-            longest = max(map(len, variants))
+        own = next((code for code, name in codes.locales.items() if name == locale), None)
+        phases = [(_CANDIDATES_IN_LOCALE, [locale])] if own is not None else []
+        phases.append((_CANDIDATES, list(codes.locales.values())))
+        for statement, locales in phases:
+            variants = [term for term in word.every_stem(locales) if _correctable(term)]
+            if not variants:
+                return None
             edits = _allowed_edits(max(variants, key=len))
             close: list[tuple[int, bool, int, str]] = []  # distance, foreign, -df, term
             for initial in sorted({term[0] for term in variants}):
                 rows = await self.session.execute(
                     statement,
                     {
-                        "kind": kind,
-                        "locale": locale,
+                        "kind": codes.kind,
+                        "locale": own,
                         "low": initial,
                         "high": chr(ord(initial) + 1),
-                        "shortest": min(map(len, variants)) - edits,
-                        "longest": longest + edits,
+                        "shortest": max(MIN_CORRECTABLE_LENGTH, min(map(len, variants)) - edits),
+                        "longest": max(map(len, variants)) + edits,
                     },
                 )
-                close += self._closest(word, locale, edits, rows.all())
+                close += self._closest(word, codes, locale, edits, rows.all())
             if close:
-                best = min(close)
-                return [term for distance, *_, term in close if distance == best[0]][:1]
-        return []
+                _, _, minus_df, term = min(close)
+                return _Terms([term], -minus_df)
+        return None
 
     @staticmethod
     def _closest(
-        word: _Word, locale: str, edits: int, candidates: Sequence[Any]
+        word: _Word, codes: _Codes, locale: str, edits: int, candidates: Sequence[Any]
     ) -> list[tuple[int, bool, int, str]]:
         """Candidates within `edits` of the word as their own locale stems it."""
         by_locale: dict[str, list[Any]] = {}
         for candidate in candidates:
-            by_locale.setdefault(candidate.locale, []).append(candidate)
+            by_locale.setdefault(codes.locales[candidate.locale], []).append(candidate)
         close = []
         for term_locale, group in by_locale.items():
             choices = [candidate.term for candidate in group]
@@ -335,24 +394,58 @@ class SQLiteSearch:
                     )
         return close
 
-    async def _documents(self, kind: str, item_id: int) -> list[_Document]:
-        """The item's indexed texts."""
-        rows = await self.session.execute(_DOCUMENTS, {"kind": kind, "item_id": item_id})
+    async def _codes(self, kind: str) -> _Codes:
+        """The kind's code (None if nothing of that kind was indexed) and every locale's."""
+        kind_code, locales = None, {}
+        for is_locale, code, name in await self.session.execute(_CODES, {"kind": kind}):
+            if is_locale:
+                locales[code] = name
+            else:
+                kind_code = code
+        return _Codes(kind_code, locales)
+
+    async def _kind_code(self, kind: str, create: bool) -> int | None:
+        """The kind's code, given one on first use if `create`."""
+        if create:
+            await self.session.execute(_ADD_KIND, {"kind": kind})
+        code = await self.session.scalar(_KIND_CODE, {"kind": kind})
+        if code is not None and code > MAX_KIND_CODE:
+            raise ValueError("too many kinds of content for the search index")
+        return code
+
+    async def _locale_codes(self, locales: Iterable[str]) -> dict[str, int]:
+        """Each locale's code, given one on first use."""
+        names = sorted(locales)
+        if not names:
+            return {}
+        await self.session.execute(_ADD_LOCALE, [{"locale": name} for name in names])
+        rows = await self.session.execute(_LOCALE_CODES, {"locales": names})
+        codes = {name: code for name, code in rows}
+        if any(code > LOCALE_MASK for code in codes.values()):
+            raise ValueError("too many locales for the search index")
+        return codes
+
+    async def _documents(self, kind_code: int, item_id: int) -> list[_Document]:
+        """The item's indexed texts: one rowid range."""
+        first = _rowid(kind_code, item_id, 0)
+        rows = await self.session.execute(_DOCUMENTS, {"low": first, "high": first | LOCALE_MASK})
         return [_Document(*row) for row in rows]
 
-    async def _unindex(self, kind: str, documents: list[_Document]) -> None:
+    @staticmethod
+    def _term_rows(kind_code: int, documents: list[_Document]) -> list[dict[str, object]]:
+        """One search_vocab key per distinct term of each text."""
+        return [
+            {"kind": kind_code, "locale": doc.locale_code, "term": term}
+            for doc in documents
+            for term in set(doc.terms.split())
+        ]
+
+    async def _unindex(self, kind_code: int, documents: list[_Document]) -> None:
         """Remove texts from the full-text index, the term counts and the document table."""
         if not documents:
             return
-        await self.session.execute(
-            _UNINDEX_DOCUMENT, [{"id": doc.id, "terms": doc.terms} for doc in documents]
-        )
-        uncounted = [
-            {"kind": kind, "locale": doc.locale, "term": term}
-            for doc in documents
-            for term in _vocabulary(doc.terms.split())
-        ]
-        if uncounted:
-            await self.session.execute(_UNCOUNT_TERM, uncounted)
-            await self.session.execute(_FORGET_TERM, uncounted)
+        await self.session.execute(_UNINDEX_DOCUMENT, [doc._asdict() for doc in documents])
+        uncounted = self._term_rows(kind_code, documents)
+        await self.session.execute(_UNCOUNT_TERM, uncounted)
+        await self.session.execute(_FORGET_TERM, uncounted)
         await self.session.execute(_DELETE_DOCUMENTS, {"ids": [doc.id for doc in documents]})
