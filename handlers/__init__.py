@@ -12,6 +12,8 @@ from handlers import (
     onboarding,
     posting,
     privacy,
+    questions,
+    services,
     settings,
     volunteer,
 )
@@ -24,6 +26,8 @@ router.include(
     onboarding.router,
     posting.router,
     privacy.router,
+    questions.router,
+    services.router,
     settings.router,
     volunteer.router,
 )

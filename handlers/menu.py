@@ -6,15 +6,13 @@ from urllib.parse import urlencode
 
 from bot.router import Expired, Router
 from bot.turn import Key, Message, Reply, Turn
-from handlers import volunteer
+from handlers import questions, services, volunteer
 from handlers.keyboards import back_to_menu
 from handlers.onboarding import show_menu
 from handlers.settings import show_settings
 from storage.flows import FlowRepository
 
 router = Router()
-
-COMING_SOON = frozenset({"ask", "services"})
 
 
 @router.command("menu")
@@ -32,25 +30,19 @@ async def menu_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
     if entry == "open":
         if turn.user is not None:
             await FlowRepository(turn.session).end(turn.user.id, volunteer.FLOW)
+            await FlowRepository(turn.session).end(turn.user.id, questions.FLOW)
         return await show_menu(turn, edit=True)
     if entry == "volunteer":
         return await volunteer.home(turn)
-    if entry in COMING_SOON:
-        return [coming_soon(turn)]
+    if entry == "ask":
+        return await questions.invite(turn)
+    if entry == "services":
+        return await services.home(turn)
     if entry == "share":
         return [share(turn)]
     if entry == "settings":
         return await show_settings(turn, edit=True)
     raise Expired
-
-
-def coming_soon(turn: Turn) -> Message:
-    """A friendly placeholder for the parts of the menu that are being built."""
-    text = "🚧 " + turn._(
-        "This part of Passaparola is coming soon. We are building it right now. "
-        "Thank you for your patience!"
-    )
-    return Message(text, back_to_menu(turn.t), edit=True)
 
 
 def share(turn: Turn) -> Message:

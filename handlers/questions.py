@@ -6,14 +6,20 @@ name or account, only the question and the answer.
 
 from __future__ import annotations
 
-from bot.i18n import native_name
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.i18n import Translator, native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Command, Key, Message, Reply, Toast, Turn
 from handlers.emergency import is_emergency
 from handlers.keyboards import back_to_menu, main_menu
+from handlers.notifications import renders
 from storage.deliveries import DeliveryRepository
 from storage.faq import FaqRepository
 from storage.flows import FlowRepository
+from storage.models import QuestionStatus, User
 from storage.questions import QuestionRepository
 from storage.services import ServiceRepository
 from storage.text import terms
@@ -365,3 +371,58 @@ async def promote(turn: Turn, question_id: int) -> list[Reply]:
             edit=True,
         ),
     ]
+
+
+# --- relayed notifications (rendered at send time, in the recipient's language) ------------
+
+
+@renders("question")
+async def question_for_helper(
+    session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
+) -> Message | None:
+    """A helper hears about a new question in their language (never who asked)."""
+    item = await QuestionRepository(session).get(int(payload["question_id"]))
+    if item is None or item.status is not QuestionStatus.WAITING:
+        return None
+    text = "🙋 " + t._("A newcomer asks:") + f"\n\n❓ {item.question}"
+    return Message(text, ((Key("✍️ " + t._("Answer it"), callback("hq", "take", item.id)),),))
+
+
+@renders("answer")
+async def answer_for_asker(
+    session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
+) -> Message | None:
+    """The asker gets the volunteer's answer (never who answered), and can rate it."""
+    item = await QuestionRepository(session).get(int(payload["question_id"]))
+    if item is None or not item.answer:
+        return None
+    text = (
+        "💬 " + t._("A volunteer answered your question:") + f"\n\n❓ {item.question}\n\n"
+        f"{item.answer}\n\n" + t._("Was this helpful?")
+    )
+    keyboard = (
+        (
+            Key("👍 " + t._("Helpful"), callback("ask", "rate", item.id, 1)),
+            Key("👎 " + t._("Not helpful"), callback("ask", "rate", item.id, 0)),
+        ),
+    )
+    return Message(text, keyboard)
+
+
+@renders("review")
+async def answer_for_admin(
+    session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
+) -> Message | None:
+    """Admins see each volunteer answer and can promote a good one into the FAQ."""
+    questions = QuestionRepository(session)
+    item = await questions.get(int(payload["question_id"]))
+    if item is None or not item.answer or await questions.is_promoted(item):
+        return None
+    text = (
+        "📝 "
+        + t._("A volunteer answered a question in %(language)s:", language=native_name(item.locale))
+        + f"\n\n❓ {item.question}\n\n💬 {item.answer}"
+    )
+    return Message(
+        text, ((Key("⭐ " + t._("Add to the answers"), callback("hq", "promote", item.id)),),)
+    )

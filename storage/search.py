@@ -213,7 +213,7 @@ _DELETE_DOCUMENTS = text("DELETE FROM search_docs WHERE id IN :ids").bindparams(
 )
 _COUNT_TERM = text(
     "INSERT INTO search_vocab (kind, locale, term, df) VALUES (:kind, :locale, :term, 1) "
-    "ON CONFLICT (kind, locale, term) DO UPDATE SET df = df + 1"
+    "ON CONFLICT (kind, term, locale) DO UPDATE SET df = df + 1"
 )
 _UNCOUNT_TERM = text(
     "UPDATE search_vocab SET df = df - 1 WHERE kind = :kind AND locale = :locale AND term = :term"
@@ -377,20 +377,20 @@ class SQLiteSearch:
     def _closest(
         word: _Word, codes: _Codes, locale: str, edits: int, candidates: Sequence[Any]
     ) -> list[tuple[int, bool, int, str]]:
-        """Candidates within `edits` of the word as their own locale stems it."""
-        by_locale: dict[str, list[Any]] = {}
-        for candidate in candidates:
-            by_locale.setdefault(codes.locales[candidate.locale], []).append(candidate)
+        """Candidates within `edits` of the word as the candidate's own locale stems it."""
+        if not candidates:
+            return []
+        candidate_locales, candidate_terms, candidate_dfs = zip(*candidates, strict=True)
+        names = [codes.locales[code] for code in candidate_locales]
         close = []
-        for term_locale, group in by_locale.items():
-            choices = [candidate.term for candidate in group]
-            for variant in word.stems(term_locale):
-                for _, distance, index in process.extract(
-                    variant, choices, scorer=OSA.distance, score_cutoff=edits, limit=None
-                ):
-                    candidate = group[index]
+        for variant in word.every_stem(set(names)):
+            for _, distance, index in process.extract(
+                variant, candidate_terms, scorer=OSA.distance, score_cutoff=edits, limit=None
+            ):
+                if variant in word.stems(names[index]):
+                    foreign = names[index] != locale
                     close.append(
-                        (int(distance), term_locale != locale, -candidate.df, candidate.term)
+                        (int(distance), foreign, -candidate_dfs[index], candidate_terms[index])
                     )
         return close
 

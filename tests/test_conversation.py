@@ -26,17 +26,6 @@ async def the_user(conversation: Conversation) -> User | None:
         return await session.scalar(select(User))
 
 
-@pytest.mark.parametrize("entry", ["volunteer", "ask", "services"])
-async def test_unbuilt_menu_entries_say_coming_soon_in_the_users_language(conversation, entry):
-    person = await onboarded(conversation, "fr")
-
-    [message] = messages(await person.press(f"menu:{entry}"))
-
-    assert message.edit
-    assert "Passaparola" in message.text and "soon" not in message.text
-    assert [key.data for row in message.keyboard for key in row] == ["menu:open"]
-
-
 async def test_share_gives_a_link_to_the_bot_and_a_share_button(conversation):
     person = await onboarded(conversation)
 

@@ -209,7 +209,7 @@ async def test_the_demo_command_serves_the_page_and_the_bot_answers(tmp_path):
                     break
                 await asyncio.sleep(0.05)
         assert "Passaparola playground" in page.text
-        assert len(people) == 7
+        assert len(people) == 8  # Sara the admin, Luca the coordinator, and six newcomers
         assert chat["messages"][1]["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ العربية"
     finally:
         demo.send_signal(signal.SIGINT)

@@ -32,13 +32,11 @@ SQLITE_UPGRADE = (
         locale INTEGER NOT NULL,
         term TEXT NOT NULL,
         df INTEGER NOT NULL,
-        PRIMARY KEY (kind, locale, term)
+        PRIMARY KEY (kind, term, locale)
     ) WITHOUT ROWID
     """,
-    "CREATE INDEX search_vocab_kind_term ON search_vocab (kind, term)",
 )
 SQLITE_DOWNGRADE = (
-    "DROP INDEX search_vocab_kind_term",
     "DROP TABLE search_vocab",
     "DROP TABLE search_fts",
     "DROP TABLE search_docs",
