@@ -6,6 +6,7 @@ SQLite uses FTS5 ranked with bm25 (tables in migration 0003); PostgreSQL will ge
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -211,15 +212,28 @@ _UNINDEX_DOCUMENT = text(
 _DELETE_DOCUMENTS = text("DELETE FROM search_docs WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
-_COUNT_TERM = text(
-    "INSERT INTO search_vocab (kind, locale, term, df) VALUES (:kind, :locale, :term, 1) "
-    "ON CONFLICT (kind, term, locale) DO UPDATE SET df = df + 1"
+# :pairs is a JSON array of [locale code, term]; a text's terms are counted once per text.
+_COUNT_TERMS = text(
+    """
+    INSERT INTO search_vocab (kind, locale, term, df)
+    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 1
+    FROM json_each(:pairs) WHERE true
+    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df + excluded.df
+    """
 )
-_UNCOUNT_TERM = text(
-    "UPDATE search_vocab SET df = df - 1 WHERE kind = :kind AND locale = :locale AND term = :term"
+_UNCOUNT_TERMS = text(
+    """
+    INSERT INTO search_vocab (kind, locale, term, df)
+    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 0
+    FROM json_each(:pairs) WHERE true
+    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df - 1
+    """
 )
-_FORGET_TERM = text(
-    "DELETE FROM search_vocab WHERE kind = :kind AND locale = :locale AND term = :term AND df <= 0"
+_FORGET_TERMS = text(
+    """
+    DELETE FROM search_vocab WHERE kind = :kind AND df <= 0
+      AND term IN (SELECT json_extract(value, '$[1]') FROM json_each(:pairs))
+    """
 )
 
 
@@ -259,7 +273,7 @@ class SQLiteSearch:
         rows = [doc._asdict() for doc in fresh]
         await self.session.execute(_INSERT_DOCUMENT, rows)
         await self.session.execute(_INDEX_DOCUMENT, rows)
-        await self.session.execute(_COUNT_TERM, self._term_rows(kind_code, fresh))
+        await self.session.execute(_COUNT_TERMS, self._term_pairs(kind_code, fresh))
 
     async def remove(self, kind: str, item_id: int) -> None:
         """Drop every text of the item."""
@@ -432,20 +446,17 @@ class SQLiteSearch:
         return [_Document(*row) for row in rows]
 
     @staticmethod
-    def _term_rows(kind_code: int, documents: list[_Document]) -> list[dict[str, object]]:
-        """One search_vocab key per distinct term of each text."""
-        return [
-            {"kind": kind_code, "locale": doc.locale_code, "term": term}
-            for doc in documents
-            for term in set(doc.terms.split())
-        ]
+    def _term_pairs(kind_code: int, documents: list[_Document]) -> dict[str, object]:
+        """Parameters naming each distinct term of each text, for the search_vocab counts."""
+        pairs = [[doc.locale_code, term] for doc in documents for term in set(doc.terms.split())]
+        return {"kind": kind_code, "pairs": json.dumps(pairs, ensure_ascii=False)}
 
     async def _unindex(self, kind_code: int, documents: list[_Document]) -> None:
         """Remove texts from the full-text index, the term counts and the document table."""
         if not documents:
             return
         await self.session.execute(_UNINDEX_DOCUMENT, [doc._asdict() for doc in documents])
-        uncounted = self._term_rows(kind_code, documents)
-        await self.session.execute(_UNCOUNT_TERM, uncounted)
-        await self.session.execute(_FORGET_TERM, uncounted)
+        uncounted = self._term_pairs(kind_code, documents)
+        await self.session.execute(_UNCOUNT_TERMS, uncounted)
+        await self.session.execute(_FORGET_TERMS, uncounted)
         await self.session.execute(_DELETE_DOCUMENTS, {"ids": [doc.id for doc in documents]})

@@ -139,3 +139,30 @@ def test_the_import_command_reports_problems_without_a_traceback(tmp_path):
 
     assert result.returncode == 2
     assert "row 2, field category" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_service_and_faq_errors_name_the_file_line_and_field(tmp_path):
+    path = write(tmp_path, "city.yaml", [
+        "city: Cesena",
+        "services:",
+        "  - id: anagrafe",
+        "    category: registration",
+        "    name: {it: Anagrafe}",
+        "    hours:",
+        "      - {days: [mon], open: '12:00', close: '08:00'}",
+        "    phone: call me maybe",
+        "faq:",
+        "  - id: residenza",
+        "    category: registration",
+        "    services: [questura]",
+        "    question: {it: 'Come faccio la residenza?'}",
+        "    answer: {xx: boh}",
+    ])  # fmt: skip
+
+    with pytest.raises(ContentError) as error:
+        load_pack(path)
+
+    report = str(error.value)
+    assert f"{path}, line 7, field services.0.hours.0: close must be later than open" in report
+    assert f"{path}, line 8, field services.0.phone" in report
+    assert f"{path}, line 14, field faq.0.answer.xx" in report and "'xx' is not a shipped locale" in report
