@@ -1,9 +1,16 @@
 """The delivery worker: drains the `deliveries` queue at the channel's pace, durably.
 
 Everything the bot sends that is not a reply to an update goes through here: notifications,
-reminders and broadcasts. The worker leases small batches of due rows, renders each message at
-send time in the recipient's language, sends it through a channel-neutral `send` callable, and
-records the outcome at once, each step in its own short session (never one held across a send).
+reminders and broadcasts. The worker leases small batches of due rows, renders the messages a few
+at a time (`max_in_flight` of them, in one short session) just before they are sent, in each
+recipient's language, sends them through a channel-neutral `send` callable, and records every
+outcome before the send's slot is freed. Outcomes are written by group commit: the ones that
+arrive while a transaction commits are written together in the next one, so the database sees one
+commit per handful of messages instead of one per message, and no session is held across a send.
+
+Crash safety: a slot is held from the send until its outcome is committed, so after a crash at
+most `max_in_flight` messages can have gone out without being recorded; only those may be sent
+twice. Everything else is either recorded or still queued, and is sent by the next worker.
 
 What a send may raise, and what the worker does:
 
@@ -12,6 +19,8 @@ What a send may raise, and what the worker does:
 - `TemporaryFailure` (and anything unexpected): try again later with a growing backoff; after
   `max_attempts` the delivery has failed. Other messages go on meanwhile.
 - `Undeliverable`: the channel refused this message for good: it has failed.
+
+A renderer may raise `Postponed(until)`: the delivery stays queued, due again at `until`.
 """
 
 from __future__ import annotations
@@ -29,14 +38,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Catalog
 from bot.turn import Message
-from handlers.notifications import render
+from handlers.notifications import Postponed, render
 from storage.deliveries import ClaimedDelivery, DeliveryRepository
 from storage.models import Delivery, DeliveryStatus, User, UserStatus, utcnow
 from storage.users import UserRepository
 
 logger = logging.getLogger(__name__)
 
-Send = Callable[[str, Message], Awaitable[None]]  # (channel user id, message); raises below
+Send = Callable[[str, Message], Awaitable[object]]  # (channel user id, message); raises below
 Clock = Callable[[], datetime]
 Housekeeping = Callable[[AsyncSession], Awaitable[object]]
 
@@ -71,7 +80,7 @@ class DeliveryPolicy:
 
     rate: float = 25.0  # messages per second, evenly spaced; 0 means no limit
     batch_size: int = 50  # due rows leased per claim
-    max_in_flight: int = 16  # sends awaiting an answer at once: at most these repeat after a crash
+    max_in_flight: int = 16  # sends not yet answered and recorded: at most these repeat on a crash
     max_attempts: int = 5  # sends that fail temporarily before the delivery has failed
     retry_backoff: timedelta = timedelta(seconds=10)  # doubles after every failed attempt
     lease: timedelta = timedelta(minutes=2)  # a crashed worker's batch is claimable after this
@@ -109,6 +118,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._housekeeping: list[Housekeeping] = []
         self._next_housekeeping = 0.0
+        self._outcomes = GroupCommit(sessionmaker)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -168,17 +178,27 @@ class DeliveryWorker:
         return []
 
     async def _dispatch(self, batch: list[ClaimedDelivery], group: asyncio.TaskGroup) -> None:
-        """One task per delivery, at most max_in_flight at once; the rest go back on stop."""
+        """Render a few at a time, one task per send, at most max_in_flight at once.
+
+        What is left when stopping, or close to the lease's end, goes back to the queue.
+        """
         deadline = batch[0].lease - self.policy.lease_margin
-        for index, delivery in enumerate(batch):
-            await self._slots.acquire()
+        step = max(1, self.policy.max_in_flight)
+        for start in range(0, len(batch), step):
             if self._stopping.is_set() or self.clock() >= deadline:
-                self._slots.release()
-                await self._release(batch[index:])
+                await self._release(batch[start:])
                 return
-            task = group.create_task(self._deliver(delivery, deadline))
-            self._in_flight.add(task)
-            task.add_done_callback(self._in_flight.discard)
+            ready = await self._prepare(batch[start : start + step])
+            for index, item in enumerate(ready):
+                await self._slots.acquire()
+                if self._stopping.is_set() or self.clock() >= deadline:
+                    self._slots.release()
+                    unsent = [other.delivery for other in ready[index:]]
+                    await self._release(unsent + batch[start + step :])
+                    return
+                task = group.create_task(self._deliver(item, deadline))
+                self._in_flight.add(task)
+                task.add_done_callback(self._in_flight.discard)
 
     async def _idle(self) -> None:
         with suppress(TimeoutError):
@@ -199,57 +219,84 @@ class DeliveryWorker:
 
     # --- one delivery -------------------------------------------------------------------
 
-    async def _deliver(self, delivery: ClaimedDelivery, deadline: datetime) -> None:
+    async def _deliver(self, item: Ready, deadline: datetime) -> None:
         try:
             # If the database fails us, the lease runs out and the delivery is tried again.
-            with suppress_and_log(f"delivery {delivery.id}: database error"):
-                prepared = await self._prepare(delivery)
-                if prepared is not None:
-                    await self._send_until_settled(delivery, *prepared, deadline)
+            with suppress_and_log(f"delivery {item.delivery.id}: database error"):
+                await self._send_until_settled(item.delivery, item.chat_id, item.message, deadline)
         finally:
             self._slots.release()
 
-    async def _prepare(self, delivery: ClaimedDelivery) -> tuple[str, Message] | None:
-        """The recipient's address and the message in their language, or None if none is due."""
+    async def _prepare(self, deliveries: Sequence[ClaimedDelivery]) -> list[Ready]:
+        """The deliveries still due, each with its recipient's address and rendered message."""
+        ready: list[Ready] = []
+        rest = list(deliveries)
+        while rest:
+            with suppress_and_log("could not prepare deliveries"):
+                prepared, rest = await self._prepare_some(rest)
+                ready += prepared
+                continue
+            break  # the database failed us: these leases run out and are claimed again
+        return ready
+
+    async def _prepare_some(
+        self, deliveries: list[ClaimedDelivery]
+    ) -> tuple[list[Ready], list[ClaimedDelivery]]:
+        """Render in one session until a renderer fails; returns the ready ones and the rest."""
+        ready: list[Ready] = []
+        endings: list[tuple[int, DeliveryStatus, str]] = []
+        postponed: list[tuple[int, datetime]] = []
+        rest: list[ClaimedDelivery] = []
         async with self.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(Delivery.status, User)
+            rows = {
+                delivery_id: (status, user)
+                for delivery_id, status, user in await session.execute(
+                    select(Delivery.id, Delivery.status, User)
                     .join(User, User.id == Delivery.user_id)
-                    .where(Delivery.id == delivery.id)
+                    .where(Delivery.id.in_([delivery.id for delivery in deliveries]))
                 )
-            ).first()
-            if row is None or row[0] is not DeliveryStatus.QUEUED:
-                return None  # cancelled, or the user asked to be forgotten, since the claim
-            user: User = row[1]
-            chat_id = user.channel_user_id
-            deliveries = DeliveryRepository(session)
-            if user.status is not UserStatus.ACTIVE:
-                await deliveries.finish(delivery.id, DeliveryStatus.BLOCKED, f"user {user.status}")
+            }
+            for index, delivery in enumerate(deliveries):
+                status, user = rows.get(delivery.id, (None, None))
+                if user is None or status is not DeliveryStatus.QUEUED:
+                    continue  # cancelled, or the user asked to be forgotten, since the claim
+                if user.status is not UserStatus.ACTIVE:
+                    endings.append((delivery.id, DeliveryStatus.BLOCKED, f"user {user.status}"))
+                    continue
+                try:
+                    message = await render(
+                        delivery.kind,
+                        session,
+                        self.catalog.translator(user.locale),
+                        user,
+                        delivery.payload,
+                        default_locale=self.catalog.default_locale,
+                    )
+                except Postponed as later:
+                    postponed.append((delivery.id, later.until))
+                    continue
+                except Exception as error:
+                    logger.exception(
+                        "delivery %s: cannot render kind %r", delivery.id, delivery.kind
+                    )
+                    endings.append(
+                        (delivery.id, DeliveryStatus.FAILED, f"render: {type(error).__name__}")
+                    )
+                    rest = deliveries[index + 1 :]  # in a fresh session: this one may be broken
+                    break
+                if message is None:
+                    endings.append((delivery.id, DeliveryStatus.CANCELLED, "no longer relevant"))
+                else:
+                    ready.append(Ready(delivery, user.channel_user_id, message))
+            await session.rollback()  # rendering only reads
+            if endings or postponed:
+                repository = DeliveryRepository(session)
+                for delivery_id, ending, reason in endings:
+                    await repository.finish(delivery_id, ending, reason)
+                for delivery_id, until in postponed:
+                    await repository.postpone(delivery_id, until)
                 await session.commit()
-                return None
-            try:
-                message = await render(
-                    delivery.kind,
-                    session,
-                    self.catalog.translator(user.locale),
-                    user,
-                    delivery.payload,
-                    default_locale=self.catalog.default_locale,
-                )
-            except Exception as error:
-                logger.exception("delivery %s: cannot render kind %r", delivery.id, delivery.kind)
-                await session.rollback()
-                error_name = f"render: {type(error).__name__}"
-                await deliveries.finish(delivery.id, DeliveryStatus.FAILED, error_name)
-                await session.commit()
-                return None
-            await session.rollback()  # rendering only reads (and this expires `user`)
-            if message is None:
-                await deliveries.finish(delivery.id, DeliveryStatus.CANCELLED, "no longer relevant")
-                await session.commit()
-                return None
-            return chat_id, message
+        return ready, rest
 
     async def _send_until_settled(
         self, delivery: ClaimedDelivery, chat_id: str, message: Message, deadline: datetime
@@ -274,9 +321,7 @@ class DeliveryWorker:
                     logger.exception("delivery %s: unexpected send error", delivery.id)
                 await self._retry_or_fail(delivery, error)
             else:
-                await self._write(
-                    lambda deliveries: deliveries.mark_sent(delivery.id, self.clock())
-                )
+                await self._outcomes.sent(delivery.id, self.clock())
             return
 
     async def _turn_to_send(self, deadline: datetime) -> bool:
@@ -311,24 +356,27 @@ class DeliveryWorker:
             return
         retry_at = self.clock() + self.policy.retry_backoff * 2 ** (attempts - 1)
         logger.info("delivery %s: attempt %d failed (%s), retrying", delivery.id, attempts, reason)
-        await self._write(lambda deliveries: deliveries.retry_later(delivery.id, retry_at, reason))
+        await self._outcomes.change(
+            lambda session: DeliveryRepository(session).retry_later(delivery.id, retry_at, reason)
+        )
 
     async def _fail(self, delivery: ClaimedDelivery, reason: str) -> None:
-        await self._write(
-            lambda deliveries: deliveries.finish(
+        await self._outcomes.change(
+            lambda session: DeliveryRepository(session).finish(
                 delivery.id, DeliveryStatus.FAILED, reason, attempted=True
             )
         )
 
     async def _recipient_gone(self, delivery: ClaimedDelivery, reason: str) -> None:
-        async with self.sessionmaker() as session:
+        async def stop_and_finish(session: AsyncSession) -> None:
             user = await session.get(User, delivery.user_id)
             if user is not None:
                 await UserRepository(session).mark_stopped(user)
             await DeliveryRepository(session).finish(
                 delivery.id, DeliveryStatus.BLOCKED, reason, attempted=True
             )
-            await session.commit()
+
+        await self._outcomes.change(stop_and_finish)
 
     async def _release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
         await self._write(lambda repository: repository.release(deliveries))
@@ -338,6 +386,105 @@ class DeliveryWorker:
         async with self.sessionmaker() as session:
             await change(DeliveryRepository(session))
             await session.commit()
+
+
+@dataclass(frozen=True)
+class Ready:
+    """A leased delivery, rendered: where it goes and what it says."""
+
+    delivery: ClaimedDelivery
+    chat_id: str
+    message: Message
+
+
+Change = Callable[[AsyncSession], Awaitable[object]]
+
+
+@dataclass
+class _Outcome:
+    sent: int | None  # a delivery id to mark sent at `at`, or None for a `change`
+    at: datetime | None
+    change: Change | None
+    done: asyncio.Future[None]
+
+
+class GroupCommit:
+    """Writes send outcomes durably, batching those that arrive while a commit is under way.
+
+    The first caller with nothing being written becomes the writer: it commits everything pending,
+    then whatever piled up meanwhile, until nothing is left. Each caller returns once its own
+    outcome is committed (or raises if it could not be). One bad outcome spoils no other: a failed
+    group is written again one outcome at a time.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+        self.sessionmaker = sessionmaker
+        self._pending: list[_Outcome] = []
+        self._writing = False
+
+    async def sent(self, delivery_id: int, now: datetime) -> None:
+        """Record that the channel accepted the delivery."""
+        await self._record(_Outcome(delivery_id, now, None, _future()))
+
+    async def change(self, change: Change) -> None:
+        """Apply `change(session)` in the next commit."""
+        await self._record(_Outcome(None, None, change, _future()))
+
+    async def _record(self, outcome: _Outcome) -> None:
+        self._pending.append(outcome)
+        if not self._writing:
+            await self._write_pending()
+        await outcome.done
+
+    async def _write_pending(self) -> None:
+        self._writing = True
+        group: list[_Outcome] = []
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    await self._write(group)
+                except Exception:
+                    for outcome in group:
+                        await self._write_alone(outcome)
+                else:
+                    for outcome in group:
+                        _settle(outcome.done)
+        finally:
+            self._writing = False
+            for outcome in group + self._pending:  # the writer was cancelled mid-way
+                outcome.done.cancel()
+            self._pending = []
+
+    async def _write(self, group: list[_Outcome]) -> None:
+        async with self.sessionmaker() as session:
+            sent = [outcome for outcome in group if outcome.sent is not None]
+            if sent:
+                ids = [outcome.sent for outcome in sent if outcome.sent is not None]
+                at = max(outcome.at for outcome in sent if outcome.at is not None)
+                await DeliveryRepository(session).mark_sent_many(ids, at)
+            for outcome in group:
+                if outcome.change is not None:
+                    await outcome.change(session)
+            await session.commit()
+
+    async def _write_alone(self, outcome: _Outcome) -> None:
+        try:
+            await self._write([outcome])
+        except Exception as error:
+            if not outcome.done.done():
+                outcome.done.set_exception(error)
+        else:
+            _settle(outcome.done)
+
+
+def _future() -> asyncio.Future[None]:
+    return asyncio.get_running_loop().create_future()
+
+
+def _settle(future: asyncio.Future[None]) -> None:
+    if not future.done():
+        future.set_result(None)
 
 
 @contextmanager

@@ -47,6 +47,7 @@ class Router:
         self.commands: dict[str, Handler] = {}
         self.buttons: dict[str, Handler] = {}
         self.flows: dict[str, Handler] = {}
+        self.photos: dict[str, Handler] = {}
 
     def command(self, *names: str) -> Callable[[Handler], Handler]:
         """Register a handler for /name."""
@@ -76,6 +77,15 @@ class Router:
 
         return register
 
+    def photo(self, name: str) -> Callable[[Handler], Handler]:
+        """Register the handler for a photo sent while the user's open flow is `name`."""
+
+        def register(handler: Handler) -> Handler:
+            self.photos[name] = handler
+            return handler
+
+        return register
+
     def include(self, *routers: Router) -> None:
         """Merge other routers into this one; a name registered twice is a bug."""
         for router in routers:
@@ -83,6 +93,7 @@ class Router:
                 (self.commands, router.commands),
                 (self.buttons, router.buttons),
                 (self.flows, router.flows),
+                (self.photos, router.photos),
             )
             for table, other in tables:
                 clash = table.keys() & other.keys()

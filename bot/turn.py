@@ -53,6 +53,14 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Photo:
+    """A picture the user sent (the channel's file id), with its caption if any."""
+
+    file_id: str
+    caption: str = ""
+
+
+@dataclass(frozen=True)
 class Unsupported:
     """Something we cannot read: sticker, voice, photo, location, an edited message, ..."""
 
@@ -66,7 +74,7 @@ class Membership:
     joined: bool
 
 
-Input = Command | Text | Button | Unsupported | Membership
+Input = Command | Text | Button | Photo | Unsupported | Membership
 
 
 @dataclass(frozen=True)
@@ -95,12 +103,13 @@ Keyboard = tuple[tuple[Key, ...], ...]
 
 @dataclass(frozen=True)
 class Message:
-    """A text message; `edit` replaces the message whose button was pressed."""
+    """A text message, or a photo with the text as caption; `edit` replaces the pressed message."""
 
     text: str
     keyboard: Keyboard = ()
     edit: bool = False
     to: str | None = None  # another user's chat on the same channel; None means this chat
+    photo: str | None = None  # the channel's file id; a photo is always sent, never edited in
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """How each kind of queued notification reads: a registry of renderers, run at send time.
 
 A renderer gets the recipient (with their own translator) and the delivery's payload, and returns
-the message, or None when the notification is no longer relevant (the queue then cancels it).
+the message, or None when the notification is no longer relevant (the queue then cancels it); it
+raises Postponed to keep it queued for later without counting a failed attempt.
 Feature modules register their kinds with `@renders("kind")`; this module imports no handlers
 and nothing from the delivery worker, so any handler may import it.
 """
@@ -9,6 +10,7 @@ and nothing from the delivery worker, so any handler may import it.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +28,14 @@ _renderers: dict[str, Renderer] = {}
 
 class UnknownKind(LookupError):
     """No renderer is registered for a delivery's kind."""
+
+
+class Postponed(Exception):
+    """A renderer's "not now" (its broadcast is paused, say): keep it queued until `until`."""
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__(f"postponed until {until.isoformat()}")
+        self.until = until
 
 
 def renders(kind: str) -> Callable[[Renderer], Renderer]:

@@ -1,4 +1,4 @@
-"""Settings: language, my skills, my areas, privacy notice, deleting one's data."""
+"""Settings: language, my skills, my areas, announcements, privacy notice, deleting one's data."""
 
 from __future__ import annotations
 
@@ -29,11 +29,19 @@ async def show_settings(turn: Turn, *, edit: bool = False) -> list[Reply]:
         ),
         (Key("🧰 " + turn._("My skills (%(count)s)", count=skills), callback("prefs", "skills")),),
         (Key("📍 " + turn._("My areas (%(count)s)", count=areas), callback("prefs", "areas")),),
+        announcements_row(turn),
         (Key("🔒 " + turn._("Privacy notice"), callback("privacy", "show")),),
         (Key("🗑 " + turn._("Delete my data"), callback("forget", "ask")),),
         *back_to_menu(turn.t),
     )
     return [Message("⚙️ " + turn._("Settings"), keyboard, edit=edit)]
+
+
+def announcements_row(turn: Turn) -> tuple[Key, ...]:
+    """Staff announcements on or off; a press switches (handled in handlers.announcements)."""
+    if turn.user is not None and turn.user.muted:
+        return (Key("🔕 " + turn._("Announcements: off"), callback("mute", "off", "set")),)
+    return (Key("🔔 " + turn._("Announcements: on"), callback("mute", "on", "set")),)
 
 
 async def skills_page(turn: Turn, user_id: int) -> list[Reply]:

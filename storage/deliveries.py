@@ -11,13 +11,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Update, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery, DeliveryStatus, User, utcnow
 
 MAX_ERROR_LENGTH = 200  # deliveries.last_error
+ON_HOLD = datetime(9999, 12, 31, tzinfo=UTC)  # the due time of a delivery held until released
 
 
 @dataclass(frozen=True)
@@ -117,6 +118,37 @@ class DeliveryRepository:
         )
         return bool(result.rowcount)
 
+    async def cancel_all(self, dedupe_prefix: str) -> int:
+        """Withdraw every still-queued delivery whose key starts with the prefix; how many."""
+        result = await self.session.execute(
+            _update()
+            .where(_prefixed(dedupe_prefix), Delivery.status == DeliveryStatus.QUEUED)
+            .values(status=DeliveryStatus.CANCELLED, claimed_until=None)
+        )
+        return int(result.rowcount or 0)
+
+    async def hold(self, dedupe_prefix: str) -> int:
+        """Keep queued deliveries with this key prefix from being sent until `unhold`."""
+        result = await self.session.execute(
+            _update()
+            .where(_prefixed(dedupe_prefix), Delivery.status == DeliveryStatus.QUEUED)
+            .values(due_at=ON_HOLD)
+        )
+        return int(result.rowcount or 0)
+
+    async def unhold(self, dedupe_prefix: str, now: datetime) -> int:
+        """Held deliveries with this key prefix are due again from `now`."""
+        result = await self.session.execute(
+            _update()
+            .where(
+                _prefixed(dedupe_prefix),
+                Delivery.status == DeliveryStatus.QUEUED,
+                Delivery.due_at >= ON_HOLD,
+            )
+            .values(due_at=_utc(now))
+        )
+        return int(result.rowcount or 0)
+
     async def counts(
         self, *, kind: str | None = None, dedupe_prefix: str | None = None
     ) -> DeliveryCounts:
@@ -125,7 +157,7 @@ class DeliveryRepository:
         if kind is not None:
             query = query.where(Delivery.kind == kind)
         if dedupe_prefix is not None:
-            query = query.where(Delivery.dedupe_key.startswith(dedupe_prefix, autoescape=True))
+            query = query.where(_prefixed(dedupe_prefix))
         by_status = {
             DeliveryStatus(status): count for status, count in await self.session.execute(query)
         }
@@ -190,6 +222,27 @@ class DeliveryRepository:
             )
         )
 
+    async def mark_sent_many(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """mark_sent for several deliveries at once (one statement)."""
+        await self.session.execute(
+            _update()
+            .where(Delivery.id.in_(delivery_ids))
+            .values(
+                status=DeliveryStatus.SENT,
+                sent_at=_utc(now),
+                claimed_until=None,
+                attempts=Delivery.attempts + 1,
+            )
+        )
+
+    async def postpone(self, delivery_id: int, due_at: datetime) -> None:
+        """Not now, and not a failed attempt: a queued delivery is due again from `due_at`."""
+        await self.session.execute(
+            _update()
+            .where(Delivery.id == delivery_id, Delivery.status == DeliveryStatus.QUEUED)
+            .values(due_at=_utc(due_at), claimed_until=None)
+        )
+
     async def finish(
         self, delivery_id: int, status: DeliveryStatus, error: str = "", *, attempted: bool = False
     ) -> None:
@@ -217,6 +270,11 @@ class DeliveryRepository:
                 last_error=error[:MAX_ERROR_LENGTH],
             )
         )
+
+
+def _prefixed(dedupe_prefix: str) -> ColumnElement[bool]:
+    """Deliveries whose dedupe key starts with `dedupe_prefix` (taken literally)."""
+    return Delivery.dedupe_key.startswith(dedupe_prefix, autoescape=True)
 
 
 def _update() -> Update:

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -70,6 +71,9 @@ class User(Base):
     organisation_id: Mapped[int | None] = mapped_column(
         ForeignKey("organisations.id", ondelete="SET NULL")
     )  # the organisation a coordinator posts for
+    muted: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )  # no staff announcements (broadcasts); reminders still arrive
 
 
 class UserSkill(Base):
@@ -374,3 +378,59 @@ class HelperQuestion(Base):
     rating: Mapped[int | None] = mapped_column(Integer)  # 1 helpful, 0 not
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """Who did what, and when: one row per staff action (a broadcast, a role change, ...)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    action: Mapped[str] = mapped_column(String(64), index=True)  # e.g. "broadcast.send"
+    details: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BroadcastStatus(enum.StrEnum):
+    """draft → scheduled → sending ⇄ paused → done, or cancelled at any point before done."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    SENDING = "sending"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    DONE = "done"
+
+
+class Broadcast(Base):
+    """A staff announcement to a segment of users, one version per locale: a durable job.
+
+    Its deliveries are queued in batches ("fan-out") with dedupe keys `bc<id>:<user id>`;
+    `fanout_cursor` is the last user id queued, so an interrupted fan-out resumes where it was.
+    """
+
+    __tablename__ = "broadcasts"
+    __table_args__ = (Index("ix_broadcasts_status_scheduled_at", "status", "scheduled_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    texts: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)  # locale -> text
+    source_locale: Mapped[str] = mapped_column(String(16))  # the version written first
+    fallback_locale: Mapped[str] = mapped_column(String(16))  # for locales without a version
+    photo: Mapped[str | None] = mapped_column(String(256))  # the channel's file id
+    audience: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    status: Mapped[BroadcastStatus] = mapped_column(
+        _enum(BroadcastStatus), default=BroadcastStatus.DRAFT
+    )
+    scheduled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recipients: Mapped[int] = mapped_column(Integer, default=0)  # deliveries queued so far
+    fanout_cursor: Mapped[int] = mapped_column(Integer, default=0)
+    fanout_done: Mapped[bool] = mapped_column(default=False)
+    progress_chat_id: Mapped[str | None] = mapped_column(String(64))
+    progress_message_id: Mapped[str | None] = mapped_column(String(32))

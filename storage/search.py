@@ -24,6 +24,8 @@ MAX_QUERY_TERMS = 64
 MAX_CORRECTIONS = 3  # unknown words corrected per query, longest first
 MIN_CORRECTABLE_LENGTH = 4  # shorter terms are neither corrected nor offered as corrections
 MAX_MATCHES = 4000  # texts one query may rank; bm25 costs about 2 µs per matching text
+COMMON_SHARE = 0.25  # a word in this share of a locale's texts is a stop word there ...
+COMMON_MIN_TEXTS = 50  # ... once the locale has this many texts to tell
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,14 @@ class _Document(NamedTuple):
 
 
 class _Codes(NamedTuple):
-    """The codes of a kind and of every indexed locale."""
+    """The code of a kind, and every indexed locale by code."""
 
-    kind: int | None
+    kind: int
     locales: dict[int, str]
+
+    def of(self, locale: str) -> int | None:
+        """The code of a locale, if it has texts."""
+        return next((code for code, name in self.locales.items() if name == locale), None)
 
 
 def _rowid(kind_code: int, item_id: int, locale_code: int) -> int:
@@ -150,10 +156,12 @@ class _Word:
 
 
 class _Terms(NamedTuple):
-    """FTS terms that stand for one query word, and how many texts they match together."""
+    """FTS terms that stand for one query word, how many texts they match, and whether the word
+    is too common to be worth ranking by ("the", "di", "في") when the query has other words."""
 
     terms: list[str]
     matches: int
+    common: bool = False
 
 
 _CODES = text(
@@ -168,22 +176,12 @@ _LOCALE_CODES = text("SELECT locale, code FROM search_locales WHERE locale IN :l
 _ADD_LOCALE = text("INSERT INTO search_locales (locale) VALUES (:locale) ON CONFLICT DO NOTHING")
 _MATCH = text(
     """
-    WITH matches AS (
-        SELECT rowid, bm25(search_fts) AS score FROM search_fts
-        WHERE search_fts MATCH :match AND rowid BETWEEN :low AND :high
-    ), tiered AS (
-        SELECT rowid >> :item_shift AS item, rowid & :locale_mask AS locale, score,
-               CASE WHEN rowid & :locale_mask = :own THEN 0
-                    WHEN rowid & :locale_mask IN :same_language THEN 1
-                    ELSE 2 END AS tier
-        FROM matches
-    ), best AS (
-        SELECT item, locale, score, tier,
-               row_number() OVER (PARTITION BY item ORDER BY tier, score) AS nth
-        FROM tiered
-    )
-    SELECT item & :item_mask, locale, score FROM best WHERE nth = 1
-    ORDER BY tier, score LIMIT :limit
+    SELECT rowid, bm25(search_fts) AS score,
+           CASE WHEN rowid & :locale_mask = :own THEN 0
+                WHEN rowid & :locale_mask IN :same_language THEN 1
+                ELSE 2 END AS tier
+    FROM search_fts WHERE search_fts MATCH :match AND rowid BETWEEN :low AND :high
+    ORDER BY tier, score LIMIT :rows
     """
 ).bindparams(bindparam("same_language", expanding=True))
 _KNOWN = text(
@@ -213,6 +211,7 @@ _DELETE_DOCUMENTS = text("DELETE FROM search_docs WHERE id IN :ids").bindparams(
     bindparam("ids", expanding=True)
 )
 # :pairs is a JSON array of [locale code, term]; a text's terms are counted once per text.
+# The term "" counts a locale's texts.
 _COUNT_TERMS = text(
     """
     INSERT INTO search_vocab (kind, locale, term, df)
@@ -284,58 +283,65 @@ class SQLiteSearch:
     async def search(self, kind: str, query: str, locale: str, limit: int) -> list[Hit]:
         """Best items first, one per item: own locale, then same language, then the rest."""
         codes = await self._codes(kind)
-        if codes.kind is None:
+        match_terms = await self._query_terms(codes, query, locale) if codes else []
+        if not codes or not match_terms:
             return []
-        match_terms = await self._query_terms(codes, query, locale)
-        if not match_terms:
-            return []
-        own = next((code for code, name in codes.locales.items() if name == locale), -1)
-        same_language = [
-            code
-            for code, name in codes.locales.items()
-            if code != own and language(name) == language(locale)
-        ]
-        rows = await self.session.execute(
-            _MATCH,
-            {
-                "match": " OR ".join(_quote(term) for term in match_terms),
-                "low": codes.kind << KIND_SHIFT,
-                "high": (codes.kind + 1 << KIND_SHIFT) - 1,
-                "item_shift": ITEM_SHIFT,
-                "locale_mask": LOCALE_MASK,
-                "item_mask": ITEM_MASK,
-                "own": own,
-                "same_language": same_language,
-                "limit": limit,
-            },
-        )
-        return [Hit(item_id, codes.locales[code], -score) for item_id, code, score in rows]
+        own = codes.of(locale)
+        parameters = {
+            "match": " OR ".join(_quote(term) for term in match_terms),
+            "low": codes.kind << KIND_SHIFT,
+            "high": ((codes.kind + 1) << KIND_SHIFT) - 1,
+            "locale_mask": LOCALE_MASK,
+            "own": -1 if own is None else own,
+            "same_language": [
+                code
+                for code, name in codes.locales.items()
+                if code != own and language(name) == language(locale)
+            ],
+        }
+        # An item matches in up to one text per locale: fetch texts, best first, until `limit`
+        # items have turned up (a window function over every match costs more than this).
+        rows_wanted = limit * 4
+        while True:
+            rows = (await self.session.execute(_MATCH, {**parameters, "rows": rows_wanted})).all()
+            hits: dict[int, Hit] = {}
+            for rowid, score, _ in rows:
+                item_id = rowid >> ITEM_SHIFT & ITEM_MASK
+                if item_id not in hits:
+                    hits[item_id] = Hit(item_id, codes.locales[rowid & LOCALE_MASK], -score)
+            if len(hits) >= limit or len(rows) < rows_wanted:
+                return list(hits.values())[:limit]
+            rows_wanted *= 4
 
     async def _query_terms(self, codes: _Codes, query: str, locale: str) -> list[str]:
         """The FTS terms of a query, within the work budget, rarest words first."""
-        assert codes.kind is not None
         query_words = [_Word(word) for word in words(query, locale)[:MAX_QUERY_WORDS]]
         every_locale = {*codes.locales.values(), locale}
         candidates = {term for word in query_words for term in word.every_stem(every_locale)}
+        if not candidates:
+            return []
+        candidates.add("")  # each locale's count of texts
         rows = (
             await self.session.execute(_KNOWN, {"kind": codes.kind, "terms": sorted(candidates)})
-            if candidates
-            else []
-        )
-        known = [(codes.locales[code], term, df) for code, term, df in rows]
+        ).all()
+        known = [(codes.locales[code], term, df) for code, term, df in rows if term]
+        texts = {codes.locales[code]: df for code, term, df in rows if not term}
         matches: dict[str, int] = {}
         for _, term, df in known:
             matches[term] = matches.get(term, 0) + df
         groups: list[_Terms] = []
         unknown: list[_Word] = []
         for word in query_words:
-            found = list(
-                dict.fromkeys(
-                    term for term_locale, term, _ in known if term in word.stems(term_locale)
-                )
-            )
+            found = [(at, term, df) for at, term, df in known if term in word.stems(at)]
             if found:
-                groups.append(_Terms(found, sum(matches[term] for term in found)))
+                group_terms = list(dict.fromkeys(term for _, term, _ in found))
+                common = all(
+                    texts[at] >= COMMON_MIN_TEXTS and df >= COMMON_SHARE * texts[at]
+                    for at, _, df in found
+                )
+                groups.append(
+                    _Terms(group_terms, sum(matches[term] for term in group_terms), common)
+                )
             elif any(map(_correctable, word.stems(locale))):
                 unknown.append(word)
         unknown.sort(key=lambda word: max(map(len, word.stems(locale))), reverse=True)
@@ -347,7 +353,10 @@ class SQLiteSearch:
 
     @staticmethod
     def _within_budget(groups: list[_Terms]) -> list[str]:
-        """The rarest words' terms while they match at most MAX_MATCHES texts (at least one)."""
+        """The rarest words' terms while they match at most MAX_MATCHES texts (at least one),
+        leaving out common words unless the query has nothing else."""
+        if not all(group.common for group in groups):
+            groups = [group for group in groups if not group.common]
         chosen: dict[str, None] = {}
         total = 0
         for group in sorted(groups, key=lambda group: group.matches):
@@ -360,7 +369,7 @@ class SQLiteSearch:
     async def _correction(self, codes: _Codes, word: _Word, locale: str) -> _Terms | None:
         """The closest known term to an unknown word: from the user's locale if it has one close
         enough, else from any locale. The first letter must be right, as in most spell checkers."""
-        own = next((code for code, name in codes.locales.items() if name == locale), None)
+        own = codes.of(locale)
         phases = [(_CANDIDATES_IN_LOCALE, [locale])] if own is not None else []
         phases.append((_CANDIDATES, list(codes.locales.values())))
         for statement, locales in phases:
@@ -408,15 +417,15 @@ class SQLiteSearch:
                     )
         return close
 
-    async def _codes(self, kind: str) -> _Codes:
-        """The kind's code (None if nothing of that kind was indexed) and every locale's."""
+    async def _codes(self, kind: str) -> _Codes | None:
+        """The kind's code and every locale's; None if nothing of that kind was indexed."""
         kind_code, locales = None, {}
         for is_locale, code, name in await self.session.execute(_CODES, {"kind": kind}):
             if is_locale:
                 locales[code] = name
             else:
                 kind_code = code
-        return _Codes(kind_code, locales)
+        return None if kind_code is None else _Codes(kind_code, locales)
 
     async def _kind_code(self, kind: str, create: bool) -> int | None:
         """The kind's code, given one on first use if `create`."""
@@ -447,8 +456,8 @@ class SQLiteSearch:
 
     @staticmethod
     def _term_pairs(kind_code: int, documents: list[_Document]) -> dict[str, object]:
-        """Parameters naming each distinct term of each text, for the search_vocab counts."""
-        pairs = [[doc.locale_code, term] for doc in documents for term in set(doc.terms.split())]
+        """Parameters naming each distinct term of each text, and "" that counts the texts."""
+        pairs = [[doc.locale_code, term] for doc in documents for term in {"", *doc.terms.split()}]
         return {"kind": kind_code, "pairs": json.dumps(pairs, ensure_ascii=False)}
 
     async def _unindex(self, kind_code: int, documents: list[_Document]) -> None:

@@ -61,6 +61,10 @@ class UserRepository:
         """Delete everything stored about the user."""
         await self.session.execute(delete(User).where(User.id == user.id))
 
+    async def set_muted(self, user: User, muted: bool) -> None:
+        """Turn staff announcements (broadcasts) off or back on for the user."""
+        user.muted = muted
+
     async def mark_stopped(self, user: User) -> None:
         """The user blocked the bot: stop writing to them until they come back."""
         user.status = UserStatus.STOPPED
