@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
+from bot.broadcasts import BroadcastService
 from bot.channels.telegram import CHANNEL, PerChatUpdateProcessor, TelegramChannel, TelegramSender
 from bot.conversation import Conversation
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -40,15 +41,25 @@ def build_application(settings: Settings, token: str) -> Application:
         policy=DeliveryPolicy(rate=settings.delivery_rate),
     )
     deliveries.add_housekeeping(expire_opportunities)
+    broadcasts = BroadcastService(
+        sessionmaker,
+        catalog,
+        sender.send,
+        sender.edit,
+        zone=settings.zone,
+        wake_sender=deliveries.wake,
+    )
 
     async def post_init(application: Application) -> None:
         await migrate(engine)
         await sender.initialize()
         deliveries.start()
+        broadcasts.start()
         await publish_commands(application, catalog)
         logger.info("Passaparola is up as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:
+        await broadcasts.stop()
         await deliveries.stop()
         await sender.shutdown()
         await engine.dispose()

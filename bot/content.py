@@ -29,13 +29,13 @@ from pydantic import (
     model_validator,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
-from storage.faq import FaqRepository
-from storage.services import ServiceRepository
 
 from bot.i18n import SHIPPED_LOCALES
 from handlers.vocabulary import CATEGORIES, SKILLS
+from storage.faq import FaqRepository
 from storage.models import OpportunityStatus, Schedule
 from storage.opportunities import OpportunityData, OpportunityRepository
+from storage.services import ServiceRepository
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PROGRESS_FROM = 200  # files with at least this many opportunities show a progress bar

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from bot.router import Callback, Expired, Router, parse_callback
-from bot.turn import Button, Command, Membership, Reply, Text, Turn, Unsupported
+from bot.turn import Button, Command, Membership, Photo, Reply, Text, Turn, Unsupported
 from handlers import (
+    announcements,
+    broadcast,
     fallback,
     help,
     menu,
@@ -21,6 +23,8 @@ from storage.flows import FlowRepository
 
 router = Router()
 router.include(
+    announcements.router,
+    broadcast.router,
     help.router,
     menu.router,
     onboarding.router,
@@ -72,6 +76,12 @@ async def respond(turn: Turn) -> list[Reply]:
             return await handler(turn)
         case Unsupported(kind=kind):
             return await fallback.unsupported(turn, kind)
+        case Photo() if turn.user is not None:
+            flow = await FlowRepository(turn.session).current(turn.user.id)
+            handler = router.photos.get(flow.name) if flow is not None else None
+            if handler is not None:
+                return await handler(turn, event_input)
+            return await fallback.unsupported(turn, "photo")
         case Text(text=text) if turn.user is not None:
             flow = await FlowRepository(turn.session).current(turn.user.id)
             handler = router.flows.get(flow.name) if flow is not None else None

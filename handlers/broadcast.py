@@ -119,8 +119,9 @@ def versions_page(turn: Turn, data: dict[str, Any]) -> Message:
     fallback = fallback_locale(texts, source, turn.settings.default_locale)
     lines = ["📝 " + turn.ngettext("%(count)s version so far:", "%(count)s versions so far:",
                                    len(texts))]  # fmt: skip
-    lines += [f"• {native_name(locale)} — {turn.ngettext('%(count)s character', '%(count)s characters', len(text))}"  # noqa: E501
-              for locale, text in texts.items()]  # fmt: skip
+    for locale, text in texts.items():
+        size = turn.ngettext("%(count)s character", "%(count)s characters", len(text))
+        lines.append(f"• {native_name(locale)} — {size}")
     lines.append(
         turn._(
             "People whose language has no version get the %(language)s one.",
@@ -165,7 +166,10 @@ async def segment_page(turn: Turn, flow: Flow) -> Message:
     back = back_row(turn, "audience")
     if step == "aud_locales":
         keys = [
-            Key(("✅ " if code in picked else "▫️ ") + native_name(code), callback("bc", "tick", code))
+            Key(
+                ("✅ " if code in picked else "▫️ ") + native_name(code),
+                callback("bc", "tick", code),
+            )
             for code in SHIPPED_LOCALES
         ]
         text = "🗣 " + turn._("Which languages? Tick them, then press Next.")
@@ -188,12 +192,16 @@ async def segment_page(turn: Turn, flow: Flow) -> Message:
         text = "🏙 " + turn._("Which city? People with an area of that city in their settings.")
         return Message(text, (*rows_of(keys), back), edit=True)
     if step == "aud_category":
-        keys = [Key(category_label(turn.t, code), callback("bc", "pick", code)) for code in CATEGORIES]
+        keys = [
+            Key(category_label(turn.t, code), callback("bc", "pick", code)) for code in CATEGORIES
+        ]
         text = "🗂 " + turn._("Followers of which category?")
         return Message(text, (*rows_of(keys), back), edit=True)
     if step == "aud_days":
         keys = [
-            Key(turn.ngettext("%(count)s day", "%(count)s days", days), callback("bc", "pick", days))
+            Key(
+                turn.ngettext("%(count)s day", "%(count)s days", days), callback("bc", "pick", days)
+            )
             for days in DAY_CHOICES
         ]
         text = "🕒 " + turn._(
@@ -300,7 +308,9 @@ async def open_broadcasts(turn: Turn) -> list[Reply]:
     ids = await repository(turn).open_ids()
     if not ids:
         return []
-    keys = [(Key(f"📣 #{broadcast_id}", callback("bc", "show", broadcast_id)),) for broadcast_id in ids]
+    keys = [
+        (Key(f"📣 #{broadcast_id}", callback("bc", "show", broadcast_id)),) for broadcast_id in ids
+    ]
     text = "📋 " + turn.ngettext(
         "%(count)s broadcast is scheduled or still going:",
         "%(count)s broadcasts are scheduled or still going:",
@@ -365,7 +375,8 @@ async def photo_sent(turn: Turn, photo: Photo) -> list[Reply]:
         return refusal(turn)
     if flow.step not in ("text", "versions"):
         return problem(
-            turn, turn._("Photos can be added with the first version only, or on the versions page.")
+            turn,
+            turn._("Photos can be added with the first version only, or on the versions page."),
         )
     await FlowRepository(turn.session).advance(flow, flow.step, photo=photo.file_id)
     caption = photo.caption.strip()
@@ -493,12 +504,18 @@ async def preview(turn: Turn, flow: Flow) -> list[Reply]:
         replies.append(Message(label))
         replies.append(announcement(turn.catalog.translator(version), texts[version],
                                     data.get("photo")))  # fmt: skip
-    replies.append(summary(turn, texts, fallback, readers, await describe(turn, audience)))
+    unread = [version for version in texts if not by_version.get(version)]
+    replies.append(summary(turn, texts, fallback, readers, unread, await describe(turn, audience)))
     return replies
 
 
 def summary(
-    turn: Turn, texts: dict[str, str], fallback: str, readers: dict[str, int], audience: str
+    turn: Turn,
+    texts: dict[str, str],
+    fallback: str,
+    readers: dict[str, int],
+    unread: list[str],
+    audience: str,
 ) -> Message:
     """The counts per language, the fallbacks, the total; then send, schedule or change."""
     total = sum(readers.values())
@@ -515,12 +532,10 @@ def summary(
                 "%(language)s: %(count)s people will get the %(version)s version",
                 count, language=native_name(locale), version=native_name(fallback),
             ))  # fmt: skip
-    unread = [native_name(locale) for locale in texts if pick_version(texts, fallback, locale)
-              == locale and not readers.get(locale) and locale != fallback]  # fmt: skip
     if unread:
-        lines.append(
-            turn._("Nobody in this audience reads: %(languages)s.", languages=", ".join(unread))
-        )
+        names = ", ".join(native_name(locale) for locale in unread)
+        lines.append(turn._("Nobody in this audience gets the %(languages)s version.",
+                            languages=names))  # fmt: skip
     change = (
         Key("👥 " + turn._("Change the audience"), callback("bc", "audience")),
         Key("✏️ " + turn._("Change the texts"), callback("bc", "texts")),
@@ -706,6 +721,6 @@ async def picked_audience(turn: Turn, step: str, item: str) -> Audience | None:
     if step == "aud_days" and item.isdigit() and 1 <= int(item) <= MAX_DAYS:
         return Audience("active", days=int(item))
     if step == "aud_opportunity" and item.isdigit():
-        known = dict(await repository(turn).opportunities_with_signups(limit=1000))
-        return Audience("opportunity", opportunity_id=int(item)) if int(item) in known else None
+        signups = await OpportunityRepository(turn.session).signup_count(int(item))
+        return Audience("opportunity", opportunity_id=int(item)) if signups else None
     return None

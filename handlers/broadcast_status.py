@@ -41,21 +41,7 @@ def progress_bar(done: int, total: int) -> str:
 
 def status_text(t: Translator, view: BroadcastView, now: datetime, zone: ZoneInfo) -> str:
     """Where the broadcast stands: its state, a progress bar, the counts and the time left."""
-    headings = {
-        BroadcastStatus.DRAFT: "📝 " + t._("Broadcast #%(id)s is a draft.", id=view.id),
-        BroadcastStatus.SCHEDULED: "🕒 " + t._(
-            "Broadcast #%(id)s is scheduled for %(when)s.",
-            id=view.id,
-            when=when(t, view.scheduled_at or now, zone),
-        ),
-        BroadcastStatus.SENDING: "📣 " + t._("Broadcast #%(id)s is being sent.", id=view.id),
-        BroadcastStatus.PAUSED: "⏸ " + t._(
-            "Broadcast #%(id)s is paused. Nobody else gets it until you resume.", id=view.id
-        ),
-        BroadcastStatus.CANCELLED: "✖️ " + t._("Broadcast #%(id)s was cancelled.", id=view.id),
-        BroadcastStatus.DONE: "✅ " + t._("Broadcast #%(id)s is finished.", id=view.id),
-    }
-    lines = [headings[view.status]]
+    lines = [heading(t, view, now, zone)]
     if view.started_at is None:
         return "\n".join(lines)
     counts = view.counts
@@ -78,9 +64,10 @@ def status_text(t: Translator, view: BroadcastView, now: datetime, zone: ZoneInf
     if counts.cancelled:
         lines.append(
             t.ngettext(
-                "%(count)s message was not sent.", "%(count)s messages were not sent.",
+                "%(count)s message was not sent.",
+                "%(count)s messages were not sent.",
                 counts.cancelled,
-            )  # fmt: skip
+            )
         )
     if view.status is BroadcastStatus.SENDING:
         if not view.fanout_done:
@@ -90,6 +77,34 @@ def status_text(t: Translator, view: BroadcastView, now: datetime, zone: ZoneInf
         took = (view.finished_at or now) - view.started_at
         lines.append(t._("It took %(time)s.", time=duration(t, took)))
     return "\n".join(lines)
+
+
+def heading(t: Translator, view: BroadcastView, now: datetime, zone: ZoneInfo) -> str:
+    """One line: which broadcast, and its state."""
+    match view.status:
+        case BroadcastStatus.SCHEDULED:
+            moment = when(t, view.scheduled_at or now, zone)
+            return "🕒 " + t._(
+                "Broadcast #%(id)s is scheduled for %(when)s.", id=view.id, when=moment
+            )
+        case BroadcastStatus.SENDING:
+            return "📣 " + t._("Broadcast #%(id)s is being sent.", id=view.id)
+        case BroadcastStatus.PAUSED:
+            return "⏸ " + t._(
+                "Broadcast #%(id)s is paused. Nobody else gets it until you resume.", id=view.id
+            )
+        case BroadcastStatus.CANCELLED:
+            return "✖️ " + t._("Broadcast #%(id)s was cancelled.", id=view.id)
+        case BroadcastStatus.DONE:
+            return "✅ " + t._("Broadcast #%(id)s is finished.", id=view.id)
+    return "📝 " + t._("Broadcast #%(id)s is a draft.", id=view.id)
+
+
+AUDIT_ACTIONS = {
+    "pause": "broadcast.pause",
+    "resume": "broadcast.resume",
+    "kill": "broadcast.cancel",
+}
 
 
 def time_left(t: Translator, view: BroadcastView, now: datetime) -> str:
@@ -163,14 +178,16 @@ async def control(turn: Turn, what: str, broadcast_id: int) -> list[Reply]:
     elif what == "resume":
         changed = await repository.resume(broadcast_id, now)
         notice = turn._("Sending again.")
-    else:
+    elif what == "kill":
         changed = await repository.cancel(broadcast_id) is not None
         notice = turn._("Cancelled. Nobody else will get it.")
+    else:
+        raise Expired
     if not changed:
         return [Toast(turn._("It has already changed; here is where it stands.")),
                 *await show(turn, broadcast_id)]  # fmt: skip
-    action = {"pause": "broadcast.pause", "resume": "broadcast.resume"}.get(what, "broadcast.cancel")
-    await AuditLog(turn.session).record(turn.user.id, action, {"broadcast_id": broadcast_id})
+    details = {"broadcast_id": broadcast_id}
+    await AuditLog(turn.session).record(turn.user.id, AUDIT_ACTIONS[what], details)
     view = await current(turn, broadcast_id)
     return [Toast(notice), status_message(turn.t, view, now, turn.settings.zone, edit=True)]
 

@@ -14,11 +14,20 @@ from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import Opportunity, OpportunityText, Organisation
 
 ROOT = Path(__file__).resolve().parent.parent
-HEADER = "id,organisation,organisation_name,city,category,skills,languages,area,when,capacity,title_it,title_en,description_it"
+HEADER = ",".join(
+    ("id", "organisation", "organisation_name", "city", "category", "skills", "languages", "area",
+     "when", "capacity", "title_it", "title_en", "description_it")
+)  # fmt: skip
 GOOD_ROWS = [
-    "orti,verde,Verde Insieme,Cesena,environment,gardening,it en,Vigne,weekly sat 09:30,10,Orti condivisi,Shared gardens,Coltiviamo insieme.",
-    "tandem,ponte,Il Ponte,Cesena,language,languages,it uk,Centro storico,flexible,,Tandem,Language tandem,Parliamo.",
-    "cena,ponte,Il Ponte,Cesena,food,cooking,it ar,Oltre Savio,once 2031-03-14 19:00,,Cena insieme,Dinner together,Cuciniamo.",
+    ",".join(row)
+    for row in (
+        ("orti", "verde", "Verde Insieme", "Cesena", "environment", "gardening", "it en", "Vigne",
+         "weekly sat 09:30", "10", "Orti condivisi", "Shared gardens", "Coltiviamo insieme."),
+        ("tandem", "ponte", "Il Ponte", "Cesena", "language", "languages", "it uk",
+         "Centro storico", "flexible", "", "Tandem", "Language tandem", "Parliamo."),
+        ("cena", "ponte", "Il Ponte", "Cesena", "food", "cooking", "it ar", "Oltre Savio",
+         "once 2031-03-14 19:00", "", "Cena insieme", "Dinner together", "Cuciniamo."),
+    )
 ]  # fmt: skip
 
 
@@ -165,4 +174,5 @@ def test_service_and_faq_errors_name_the_file_line_and_field(tmp_path):
     report = str(error.value)
     assert f"{path}, line 7, field services.0.hours.0: close must be later than open" in report
     assert f"{path}, line 8, field services.0.phone" in report
-    assert f"{path}, line 14, field faq.0.answer.xx" in report and "'xx' is not a shipped locale" in report
+    assert f"{path}, line 14, field faq.0.answer.xx" in report
+    assert "'xx' is not a shipped locale" in report

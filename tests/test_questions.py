@@ -119,8 +119,11 @@ async def test_emergency_words_put_the_numbers_first(conversation, faq):
     assert first.index("112") < first.index("1522")
 
 
-@pytest.mark.parametrize(("locale", "text"), [("en", "call an ambulance"), ("tr", "acil yardim lazim"),
-                                              ("it", "chiamate la polizia"), ("uk", "Допоможіть!")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("locale", "text"),
+    [("en", "call an ambulance"), ("tr", "acil yardim lazim"), ("it", "chiamate la polizia"),
+     ("uk", "Допоможіть!")],
+)  # fmt: skip
 async def test_emergency_words_in_many_languages(conversation, faq, locale, text):
     asker = await person(conversation, "7004", locale)
 

@@ -51,6 +51,7 @@ from bot.turn import (
     Keyboard,
     Membership,
     Message,
+    Photo,
     Reply,
     Sender,
     Text,
@@ -205,7 +206,12 @@ class TelegramChannel:
         target = int(reply.to) if reply.to is not None else chat_id
         markup = inline_markup(reply.keyboard)
         pressed = query.message if query is not None else None
-        if reply.edit and reply.to is None and isinstance(pressed, TelegramMessage):
+        if (
+            reply.edit
+            and reply.to is None
+            and reply.photo is None
+            and isinstance(pressed, TelegramMessage)
+        ):
             try:
                 await pressed.edit_text(reply.text, reply_markup=markup)
                 return
@@ -213,11 +219,8 @@ class TelegramChannel:
                 if "not modified" in error.message:
                     return
                 logger.info("could not edit message, sending instead: %s", error.message)
-        *heads, last = split_text(reply.text)
         try:
-            for part in heads:
-                await context.bot.send_message(target, part)
-            await context.bot.send_message(target, last, reply_markup=markup)
+            await post(context.bot, target, reply)
         except Forbidden as error:
             if isinstance(delivery_error(error), RecipientGone):
                 await self.conversation.contact_stopped(CHANNEL, str(target))
@@ -251,17 +254,46 @@ class TelegramSender:
         """Close the HTTP connection pool."""
         await self.bot.shutdown()
 
-    async def send(self, chat_id: str, message: Message) -> None:
-        """Send one message, split if long; raise a DeliveryError saying why it did not go."""
-        *heads, last = split_text(message.text)
+    async def send(self, chat_id: str, message: Message) -> str:
+        """Send one message (split if long); its id, or a DeliveryError saying why it did not go."""
         try:
-            for part in heads:
-                await self.bot.send_message(int(chat_id), part)
-            await self.bot.send_message(
-                int(chat_id), last, reply_markup=inline_markup(message.keyboard)
-            )
+            sent = await post(self.bot, int(chat_id), message)
         except TelegramError as error:
             raise delivery_error(error) from error
+        return str(sent.message_id)
+
+    async def edit(self, chat_id: str, message_id: str, message: Message) -> None:
+        """Replace the text and buttons of a message we sent; unchanged is fine."""
+        try:
+            await self.bot.edit_message_text(
+                message.text,
+                chat_id=int(chat_id),
+                message_id=int(message_id),
+                reply_markup=inline_markup(message.keyboard),
+            )
+        except BadRequest as error:
+            if "not modified" not in error.message:
+                raise delivery_error(error) from error
+        except TelegramError as error:
+            raise delivery_error(error) from error
+
+
+async def post(bot: Bot, chat_id: int, message: Message) -> TelegramMessage:
+    """Send a Message: a photo with the text as caption if it fits, else photo then text.
+
+    Long texts are split; the buttons go under the last part. Returns the last message sent.
+    """
+    markup = inline_markup(message.keyboard)
+    if message.photo is not None:
+        if _fitting_prefix(message.text, MessageLimit.CAPTION_LENGTH) == len(message.text):
+            return await bot.send_photo(
+                chat_id, message.photo, caption=message.text or None, reply_markup=markup
+            )
+        await bot.send_photo(chat_id, message.photo)
+    *heads, last = split_text(message.text)
+    for part in heads:
+        await bot.send_message(chat_id, part)
+    return await bot.send_message(chat_id, last, reply_markup=markup)
 
 
 def delivery_error(error: TelegramError) -> DeliveryError:
@@ -302,6 +334,8 @@ def _message_input(message: TelegramMessage, chat_type: str, bot_username: str) 
         return command
     if text is not None:
         return Text(text)
+    if message.photo:
+        return Photo(message.photo[-1].file_id, message.caption or "")  # the largest size
     kind = next((kind for kind in ATTACHMENT_KINDS if getattr(message, kind, None)), None)
     return Unsupported(kind) if kind else None  # service messages (pins, timers) need no answer
 
