@@ -1,0 +1,63 @@
+"""/forget leaves nothing keyed to the person in any table, including tables added later."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from bot.conversation import Conversation
+from storage.models import Base, User
+from tests.support.chat import Person
+from tests.support.opportunities import make_coordinator, seed_city
+
+PERSON_ID = "9070707"  # distinctive, so any copy of it in any column is found
+
+
+async def rows_mentioning(conversation: Conversation, user_id: int) -> list[str]:
+    """Every row, in every table of the metadata, that points at or quotes the person."""
+    found = []
+    async with conversation.sessionmaker() as session:
+        for table in Base.metadata.sorted_tables:
+            keyed = [
+                column.name
+                for column in table.columns
+                if any(key.column.table.name == "users" for key in column.foreign_keys)
+                or (table.name == "users" and column.name == "id")
+            ]
+            for row in (await session.execute(select(table))).mappings():
+                if any(row[name] == user_id for name in keyed):
+                    found.append(f"{table.name}: {dict(row)}")
+                elif PERSON_ID in str(dict(row)):
+                    found.append(f"{table.name} quotes the account: {dict(row)}")
+    return found
+
+
+async def test_forget_leaves_nothing_about_the_person_in_any_table(conversation):
+    city = await seed_city(conversation)
+    coordinator = Person(conversation, user_id="9000001")
+    await coordinator.onboard("it")
+    await make_coordinator(conversation, "9000001", city.organisations["colori"])
+    helper = Person(conversation, user_id="9000002", language_code="ar")
+    await helper.onboard("ar")
+
+    person = Person(conversation, user_id=PERSON_ID, language_code="ar")
+    await person.onboard("ar")
+    await person.press("prefs:skill:cooking")
+    await person.press(f"prefs:area:{city.areas['Vigne']}")
+    await person.press("vol:follow:food-0")
+    await person.press(f"vol:yes:{city.opportunities['cleanup']}:all-0")  # + reminder, + notice
+    await person.command("ask", "أين أتعلم الشطرنج")
+    await person.press("ask:human")
+    await person.press("menu:volunteer")  # an open flow
+    async with conversation.sessionmaker() as session:
+        user = await session.scalar(select(User).where(User.channel_user_id == PERSON_ID))
+        assert user is not None
+        user_id = user.id
+    assert len(await rows_mentioning(conversation, user_id)) >= 8, "the person left traces"
+
+    await person.command("forget")
+    await person.press("forget:yes")
+
+    assert await rows_mentioning(conversation, user_id) == []
+    async with conversation.sessionmaker() as session:
+        others = list(await session.scalars(select(User.channel_user_id)))
+    assert sorted(others) == ["9000001", "9000002"], "other people are untouched"
