@@ -138,13 +138,15 @@ ALLOWED_LATIN = {"Passaparola", "Telegram"}
 
 @pytest.mark.parametrize("locale", ["ar", "ur", "fa", "ps", "ckb", "uk", "el", "bn", "ti"])
 async def test_no_english_words_inside_non_latin_replies(conversation, locale):
-    """Every reply of onboarding, menu, settings, help and errors, checked word by word."""
+    """Every reply of onboarding, menus, settings, help, refusals and errors, word by word."""
     person = Person(conversation, language_code=locale)
     replies = [*await person.onboard(locale)]
-    for press in ("menu:volunteer", "menu:share", "menu:settings", "privacy:show", "forget:ask",
-                  "nosuch:button"):  # fmt: skip
+    for press in ("menu:volunteer", "vol:list:all-0", "vol:filters:all-0-l-wweekend",
+                  "vol:skills:all-0", "vol:list:me-0", "vol:list:my-0", "menu:ask", "menu:services",
+                  "menu:share", "menu:settings", "prefs:skills", "prefs:areas", "privacy:show",
+                  "forget:ask", "nosuch:button"):  # fmt: skip
         replies += await person.press(press)
-    for command in ("help", "privacy", "frobnicate"):
+    for command in ("help", "privacy", "frobnicate", "find", "post", "mine", "questions"):
         replies += await person.command(command)
     for kind in ("sticker", "voice", "location", "edited", "poll"):
         replies += await person.send_kind(kind)
