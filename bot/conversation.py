@@ -7,9 +7,10 @@ import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.flood import FloodGuard, Verdict
 from bot.i18n import Catalog
 from bot.settings import Settings
-from bot.turn import Event, Message, Reply, Turn
+from bot.turn import Event, Membership, Message, Reply, Turn
 from handlers import fallback, respond
 from storage.users import UserRepository
 
@@ -25,9 +26,16 @@ class Conversation:
         self.settings = settings
         self.catalog = catalog
         self.sessionmaker = sessionmaker
+        self.flood = FloodGuard(settings.flood_max_updates, settings.flood_period)
 
     async def handle(self, event: Event) -> list[Reply]:
         """Answer `event`. Never raises: a failure becomes a localized error reply and an alert."""
+        if not isinstance(event.input, Membership):
+            verdict = await self.flood.admit(f"{event.sender.channel}:{event.sender.user_id}")
+            if verdict is Verdict.DROP:
+                return []
+            if verdict is Verdict.WARN:
+                return [await self.slow_down(event)]
         translator = self.catalog.resolve(None, event.sender.language_code)
         try:
             async with self.sessionmaker() as session:
@@ -46,6 +54,13 @@ class Conversation:
             error_id = secrets.token_hex(4)
             logger.exception("error %s while handling %s", error_id, type(event.input).__name__)
             return [fallback.error_message(translator, error_id), *self.alerts(error_id)]
+
+    async def slow_down(self, event: Event) -> Message:
+        """The one notice a flooding person gets, in their language (read, never written)."""
+        async with self.sessionmaker() as session:
+            user = await UserRepository(session).find(event.sender.channel, event.sender.user_id)
+        translator = self.catalog.resolve(user.locale if user else None, event.sender.language_code)
+        return fallback.slow_down(translator)
 
     async def contact_stopped(self, channel: str, channel_user_id: str) -> None:
         """The channel refused delivery because the user blocked us: stop writing to them."""

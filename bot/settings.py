@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
     delivery_rate: float = Field(default=25.0, ge=0)  # queued messages per second; 0: no limit
+    flood_max_updates: int = Field(default=20, ge=0)  # per person per FLOOD_PERIOD; 0 = off
+    flood_period: float = Field(default=10.0, gt=0)  # seconds
     timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
 
     @field_validator("admin_ids", mode="before")

@@ -75,3 +75,11 @@ def error_alert(t: Translator, error_id: str) -> str:
     return "🚨 " + t._(
         "Error %(error)s while answering a user. Details are in the log.", error=error_id
     )
+
+
+def slow_down(t: Translator) -> Message:
+    """Someone sends faster than a person types: ask them to pause (said once per flood)."""
+    text = "🐢 " + t._(
+        "You are sending messages very fast. Please wait a few seconds, then try again."
+    )
+    return Message(text)

@@ -67,7 +67,7 @@ def hours_lines(t: Translator, hours: list[dict[str, object]]) -> list[str]:
         days = ", ".join(names[WEEKDAYS.index(str(day))] for day in slot["days"])  # type: ignore[attr-defined]
         opens, closes = (_time(t, str(slot[key])) for key in ("open", "close"))
         lines.append(
-            f"   {t._('%(days)s: %(opens)s–%(closes)s', days=days, opens=opens, closes=closes)}"
+            "   " + t._("%(days)s: %(opens)s–%(closes)s", days=days, opens=opens, closes=closes)
         )
     return lines
 

@@ -7,6 +7,7 @@ SQLite uses FTS5 ranked with bm25 (tables in migration 0003); PostgreSQL will ge
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -16,13 +17,14 @@ from rapidfuzz.distance import OSA
 from sqlalchemy import bindparam, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.text import language, stems, terms, words
+from storage.text import fold, language, stems, terms, words
 
 SEARCH_TABLE_PREFIX = "search_"
 MAX_QUERY_WORDS = 32  # a pasted paragraph is searched by its first words
 MAX_QUERY_TERMS = 64
 MAX_CORRECTIONS = 3  # unknown words corrected per query, longest first
 MIN_CORRECTABLE_LENGTH = 4  # shorter terms are neither corrected nor offered as corrections
+PREFIX_SHARE = 0.6  # a known term as long as this share of a typed word may be its stem
 MAX_MATCHES = 4000  # texts one query may rank; bm25 costs about 2 µs per matching text
 COMMON_SHARE = 0.25  # a word in this share of a locale's texts is a stop word there ...
 COMMON_MIN_TEXTS = 50  # ... once the locale has this many texts to tell
@@ -34,7 +36,7 @@ class Hit:
 
     item_id: int
     locale: str  # the locale of the text that matched
-    score: float  # higher is better
+    score: float  # bm25, higher is better; the list puts the user's locale first regardless
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
@@ -126,6 +128,11 @@ def _correctable(term: str) -> bool:
     return len(term) >= MIN_CORRECTABLE_LENGTH and not any(c.isdigit() for c in term)
 
 
+def _shortest_prefix(word: str) -> int:
+    """The shortest known term that may stand for the start of a longer typed word."""
+    return math.ceil(PREFIX_SHARE * len(word))
+
+
 def _allowed_edits(term: str) -> int:
     """Typos forgiven in a term: one up to 7 letters, two from 8."""
     return 1 if len(term) < 8 else 2
@@ -141,6 +148,7 @@ class _Word:
 
     def __init__(self, lowered: str) -> None:
         self.lowered = lowered
+        self.folded = fold(lowered)
         self._by_language: dict[str, list[str]] = {}
 
     def stems(self, locale: str) -> list[str]:
@@ -153,6 +161,16 @@ class _Word:
     def every_stem(self, locales: Iterable[str]) -> set[str]:
         """The word's terms in each of the locales."""
         return {term for locale in locales for term in self.stems(locale)}
+
+
+class _Close(NamedTuple):
+    """A known term close to an unknown word, ordered best first."""
+
+    distance: int
+    foreign: bool  # not in the user's locale
+    minus_length: int  # longer is more specific
+    minus_df: int  # more texts is likelier
+    term: str
 
 
 class _Terms(NamedTuple):
@@ -342,9 +360,9 @@ class SQLiteSearch:
                 groups.append(
                     _Terms(group_terms, sum(matches[term] for term in group_terms), common)
                 )
-            elif any(map(_correctable, word.stems(locale))):
+            elif any(map(_correctable, [*word.stems(locale), word.folded])):
                 unknown.append(word)
-        unknown.sort(key=lambda word: max(map(len, word.stems(locale))), reverse=True)
+        unknown.sort(key=lambda word: len(word.folded), reverse=True)
         for word in unknown[:MAX_CORRECTIONS]:
             correction = await self._correction(codes, word, locale)
             if correction:
@@ -373,12 +391,13 @@ class SQLiteSearch:
         phases = [(_CANDIDATES_IN_LOCALE, [locale])] if own is not None else []
         phases.append((_CANDIDATES, list(codes.locales.values())))
         for statement, locales in phases:
-            variants = [term for term in word.every_stem(locales) if _correctable(term)]
-            if not variants:
+            forms = list(filter(_correctable, {*word.every_stem(locales), word.folded}))
+            if not forms:
                 return None
-            edits = _allowed_edits(max(variants, key=len))
-            close: list[tuple[int, bool, int, str]] = []  # distance, foreign, -df, term
-            for initial in sorted({term[0] for term in variants}):
+            edits = _allowed_edits(max(forms, key=len))
+            shortest = min(min(map(len, forms)) - edits, _shortest_prefix(word.folded))
+            close: list[_Close] = []
+            for initial in sorted({form[0] for form in forms}):
                 rows = await self.session.execute(
                     statement,
                     {
@@ -386,36 +405,62 @@ class SQLiteSearch:
                         "locale": own,
                         "low": initial,
                         "high": chr(ord(initial) + 1),
-                        "shortest": max(MIN_CORRECTABLE_LENGTH, min(map(len, variants)) - edits),
-                        "longest": max(map(len, variants)) + edits,
+                        "shortest": max(MIN_CORRECTABLE_LENGTH, shortest),
+                        "longest": max(map(len, forms)) + edits,
                     },
                 )
                 close += self._closest(word, codes, locale, edits, rows.all())
             if close:
-                _, _, minus_df, term = min(close)
-                return _Terms([term], -minus_df)
+                best = min(close)
+                return _Terms([best.term], -best.minus_df)
         return None
 
     @staticmethod
     def _closest(
         word: _Word, codes: _Codes, locale: str, edits: int, candidates: Sequence[Any]
-    ) -> list[tuple[int, bool, int, str]]:
-        """Candidates within `edits` of the word as the candidate's own locale stems it."""
+    ) -> list[_Close]:
+        """Candidates within `edits` of the word: as the candidate's locale stems it, as typed,
+        or of the typed word's start (a misspelt ending can keep a stemmer from stripping it)."""
         if not candidates:
             return []
         candidate_locales, candidate_terms, candidate_dfs = zip(*candidates, strict=True)
         names = [codes.locales[code] for code in candidate_locales]
-        close = []
-        for variant in word.every_stem(set(names)):
-            for _, distance, index in process.extract(
-                variant, candidate_terms, scorer=OSA.distance, score_cutoff=edits, limit=None
+        distances: dict[int, int] = {}
+
+        def keep(query: str, indices: Sequence[int], any_locale: bool, most: int = edits) -> None:
+            choices = (
+                candidate_terms
+                if len(indices) == len(candidate_terms)
+                else [candidate_terms[index] for index in indices]
+            )
+            for _, distance, position in process.extract(
+                query, choices, scorer=OSA.distance, score_cutoff=most, limit=None
             ):
-                if variant in word.stems(names[index]):
-                    foreign = names[index] != locale
-                    close.append(
-                        (int(distance), foreign, -candidate_dfs[index], candidate_terms[index])
-                    )
-        return close
+                index = indices[position]
+                if any_locale or query in word.stems(names[index]):
+                    distances[index] = min(int(distance), distances.get(index, edits))
+
+        every = range(len(candidate_terms))
+        for variant in word.every_stem(set(names)):
+            keep(variant, every, any_locale=False)  # as the candidate's locale would stem it
+        keep(word.folded, every, any_locale=True)  # as typed
+        by_length: dict[int, list[int]] = {}
+        for index, term in enumerate(candidate_terms):
+            if _shortest_prefix(word.folded) <= len(term) < len(word.folded):
+                by_length.setdefault(len(term), []).append(index)
+        for length, indices in by_length.items():  # the start of what was typed, one slip
+            for cut in range(max(1, length - 1), min(len(word.folded), length + 2)):
+                keep(word.folded[:cut], indices, any_locale=True, most=1)
+        return [
+            _Close(
+                distance,
+                names[index] != locale,
+                -len(candidate_terms[index]),
+                -candidate_dfs[index],
+                candidate_terms[index],
+            )
+            for index, distance in distances.items()
+        ]
 
     async def _codes(self, kind: str) -> _Codes | None:
         """The kind's code and every locale's; None if nothing of that kind was indexed."""

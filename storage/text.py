@@ -19,10 +19,7 @@ from functools import cache
 
 import Stemmer
 
-SEARCH_LOCALES = (
-    "en", "it", "ar", "ur", "tr", "ku", "ckb", "fa", "ps", "uk", "fr", "es", "de", "el", "bn", "ti",
-)  # fmt: skip
-# Only a stemmer made for the language; the others match on normalised words.
+# Only a stemmer made for the language: ur, ku, ckb, ps, uk, bn and ti match on folded words.
 SNOWBALL = {
     "en": "english", "it": "italian", "ar": "arabic", "tr": "turkish", "fr": "french",
     "es": "spanish", "de": "german", "el": "greek", "fa": "persian",
@@ -73,7 +70,7 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("'`"))
 _ALEF, _YEH, _KAF, _HEH, _WAW = "\u0627", "\u064a", "\u0643", "\u0647", "\u0648"
 _FOLD = str.maketrans(
     {
-        **dict.fromkeys(range(0x0300, 0x0370)),  # Latin, Greek and Cyrillic accents after NFD
+        **dict.fromkeys(range(0x0300, 0x0370)),  # accents after NFD (also Cyrillic й ї → и і)
         **dict.fromkeys(_HARAKAT),  # also hamza and madda split off أ إ آ ؤ ئ ۀ by NFD
         "ı": "i", "œ": "oe", "æ": "ae", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th",
         "\u0671": _ALEF, "\u0672": _ALEF, "\u0673": _ALEF,  # ٱ ٲ ٳ

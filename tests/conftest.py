@@ -26,6 +26,7 @@ def settings(tmp_path: Path) -> Settings:
         database_url=f"sqlite+aiosqlite:///{tmp_path / 'test.db'}",
         admin_ids=str(ADMIN_ID),
         default_locale="en",
+        flood_max_updates=0,  # tests drive people faster than anyone types; test_flood turns it on
     )
 
 

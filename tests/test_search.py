@@ -116,11 +116,13 @@ async def test_typos_in_short_queries_still_find_the_item(index):
     await index.replace("faq", 1, {"it": "Dove trovo un dottore?"})
     await index.replace("faq", 2, {"it": "Orari degli uffici comunali"})
     await index.replace("opportunity", 3, {"en": "Volunteering at the food bank"})
+    await index.replace("faq", 4, {"it": "Volontariato con i bambini"})
 
     assert await found(index, "dotore", "it") == [1]
     assert await found(index, "dottore", "it") == [1]
     assert await found(index, "volonteer", "en", kind="opportunity") == [3]
     assert await found(index, "ufici comnuali", "it") == [2]  # a letter missing, two swapped
+    assert await found(index, "volontariatto", "it") == [4]  # a slip in the ending
     assert await found(index, "zanzara", "it") == []  # nothing close: no guess
 
 

@@ -73,9 +73,11 @@ class SimulatedUser:
         return await self.client.call("POST", "/send", {"user_id": self.id, "text": text,
                                                         "chat_id": chat_id})  # fmt: skip
 
-    async def send_kind(self, kind: str) -> JSON:
-        """Send a sticker, voice, photo, location, document or contact."""
-        return await self.client.call("POST", "/send_kind", {"user_id": self.id, "kind": kind})
+    async def send_kind(self, kind: str, caption: str = "") -> JSON:
+        """Send a sticker, voice, photo, location, document or contact (a photo with a caption)."""
+        return await self.client.call(
+            "POST", "/send_kind", {"user_id": self.id, "kind": kind, "caption": caption}
+        )
 
     async def edit(self, message_id: int, text: str) -> JSON:
         """Edit one of our messages."""

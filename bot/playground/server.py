@@ -142,10 +142,14 @@ async def send(request: web.Request) -> web.Response:
 
 
 async def send_kind(request: web.Request) -> web.Response:
-    """A user sends a sticker, voice, photo, location, document or contact: {user_id, kind}."""
+    """A user sends a sticker, voice, photo, location, document or contact: {user_id, kind}.
+
+    A photo or document may have a caption: {caption}.
+    """
     body = await _json(request)
+    caption = str(body.get("caption") or "")
     return await _run(
-        lambda p: p.user_sends_kind(int(body["user_id"]), str(body.get("kind"))), request
+        lambda p: p.user_sends_kind(int(body["user_id"]), str(body.get("kind")), caption), request
     )
 
 
@@ -205,7 +209,8 @@ async def events(request: web.Request) -> web.Response:
 
 
 async def add_fault(request: web.Request) -> web.Response:
-    """Inject a fault: {kind: 429|403|5xx|slow, method?, chat_id?, count?, retry_after?, delay?}."""
+    """Inject a fault: {kind: 429|403|5xx|slow, method?, chat_id?, count?, retry_after?, delay?,
+    percent?} — with percent, that share of the matching calls fails, at random."""
     body = await _json(request)
     if body.get("kind") not in ("429", "403", "5xx", "slow"):
         return _client_error("kind must be 429, 403, 5xx or slow")
@@ -216,6 +221,7 @@ async def add_fault(request: web.Request) -> web.Response:
         count=int(body.get("count", 1)),
         retry_after=int(body.get("retry_after", 1)),
         delay=float(body.get("delay", 0)),
+        percent=min(100.0, max(0.0, float(body.get("percent", 100)))),
     )
     request.app[PLAYGROUND_KEY].faults.append(fault)
     return web.json_response({"ok": True})

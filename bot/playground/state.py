@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import random
 import secrets
 import time
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +45,11 @@ class ApiError(Exception):
 
 @dataclass
 class Fault:
-    """An injected failure: the next `count` matching calls fail (or are slowed) this way."""
+    """An injected failure: the next `count` matching calls fail (or are slowed) this way.
+
+    With `percent` below 100, each matching call fails only with that probability (a random
+    share of the traffic); `count` then counts the calls that did fail.
+    """
 
     kind: str  # "429", "403", "5xx" or "slow"
     method: str | None = None  # lower-case Bot API method; None matches every method but getUpdates
@@ -52,6 +57,7 @@ class Fault:
     count: int = 1
     retry_after: int = 1
     delay: float = 0.0
+    percent: float = 100.0
 
     def matches(self, method: str, chat_id: int | None) -> bool:
         """True when this fault applies to a call of `method` for `chat_id`."""
@@ -74,16 +80,19 @@ class RateRule:
     def check(self, chat_id: int | None, now: float) -> None:
         """Raise a 429 when this send would exceed the limits; otherwise count it."""
         window = self.sent
-        chat_window = self.sent_by_chat.setdefault(chat_id or 0, deque())
-        for times in (window, chat_window):
+        # Per-chat windows only when a per-chat limit is on: a deque per chat is costly at 100k.
+        chat_window = self.sent_by_chat.setdefault(chat_id or 0, deque()) if self.per_chat else None
+        for times in (window,) if chat_window is None else (window, chat_window):
             while times and now - times[0] >= 1.0:
                 times.popleft()
         if (self.per_second and len(window) >= self.per_second) or (
-            self.per_chat and len(chat_window) >= self.per_chat
+            chat_window is not None and len(chat_window) >= self.per_chat
         ):
             raise ApiError(429, "Too Many Requests: retry after 1", retry_after=1)
-        window.append(now)
-        chat_window.append(now)
+        if self.per_second:
+            window.append(now)
+        if chat_window is not None:
+            chat_window.append(now)
 
 
 @dataclass
@@ -96,9 +105,21 @@ class Stats:
 
 
 class Playground:
-    """In-memory Telegram: one bot, many simulated users, private and group chats."""
+    """In-memory Telegram: one bot, many simulated users, private and group chats.
 
-    def __init__(self, token: str | None = None, username: str = "passaparola_demo_bot") -> None:
+    `lean=True` is for benchmarks with very many users: the bot's messages to a chat whose user
+    never wrote are only counted (`received`), not stored nor published as events. Chats of users
+    who write (an admin, say) keep their transcripts and events as usual.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        username: str = "passaparola_demo_bot",
+        *,
+        lean: bool = False,
+        seed: int | None = None,
+    ) -> None:
         self.bot_id = 7_000_000_001
         self.token = token or f"{self.bot_id}:{secrets.token_urlsafe(30)[:35]}"
         self.bot_user: JSON = {
@@ -119,6 +140,10 @@ class Playground:
         self.callback_answers: dict[str, JSON] = {}
         self.inline_answers: dict[str, JSON] = {}
         self.faults: list[Fault] = []
+        self.lean = lean
+        self.received: Counter[int] = Counter()  # bot messages per chat (every mode)
+        self._talkers: set[int] = set()  # chats whose user wrote: transcripts even when lean
+        self._random = random.Random(seed)
         self.rate = RateRule()
         self.stats = Stats()
         self._updates: list[JSON] = []
@@ -175,7 +200,7 @@ class Playground:
         await self._deliver_user_message(message)
         return message
 
-    async def user_sends_kind(self, user_id: int, kind: str) -> JSON:
+    async def user_sends_kind(self, user_id: int, kind: str, caption: str = "") -> JSON:
         """The user sends a sticker, voice, photo, location, document or contact."""
         attachments: dict[str, Any] = {
             "sticker": {"file_id": "sticker1", "file_unique_id": "s1", "width": 512,
@@ -188,7 +213,8 @@ class Playground:
         }  # fmt: skip
         if kind not in attachments:
             raise ApiError(400, f"Bad Request: unknown attachment kind {kind!r}")
-        message = self._user_message(user_id, None, **{kind: attachments[kind]})
+        extra = {"caption": caption} if caption and kind in ("photo", "document") else {}
+        message = self._user_message(user_id, None, **{kind: attachments[kind]}, **extra)
         await self._deliver_user_message(message)
         return message
 
@@ -297,6 +323,8 @@ class Playground:
     async def _apply_faults(self, method: str, chat_id: int | None) -> None:
         for fault in self.faults:
             if fault.count > 0 and fault.matches(method, chat_id):
+                if fault.percent < 100 and self._random.random() * 100 >= fault.percent:
+                    continue
                 fault.count -= 1
                 if fault.kind == "slow":
                     await asyncio.sleep(fault.delay)
@@ -473,6 +501,15 @@ class Playground:
         return message
 
     async def _bot_message(self, chat_id: int, params: JSON, **content: Any) -> JSON:
+        self.received[chat_id] += 1
+        if self.lean and chat_id not in self._talkers:
+            return {
+                "message_id": self._next_message_id(chat_id),
+                "from": self.bot_user,
+                "chat": self.chats[chat_id],
+                "date": _now(),
+                **content,
+            }
         message: JSON = {
             "message_id": self._next_message_id(chat_id),
             "from": self.bot_user,
@@ -515,6 +552,7 @@ class Playground:
 
     async def _deliver_user_message(self, message: JSON) -> None:
         chat_id = message["chat"]["id"]
+        self._talkers.add(chat_id)
         self.messages.setdefault(chat_id, {})[message["message_id"]] = message
         await self._event("message", chat_id, message)
         await self._push_update("message", message, chat_id=chat_id)
