@@ -197,7 +197,7 @@ async def segment_page(turn: Turn, flow: Flow) -> Message:
         ]
         text = "🗂 " + turn._("Followers of which category?")
         return Message(text, (*rows_of(keys), back), edit=True)
-    if step == "aud_days":
+    if step == "aud_active":
         keys = [
             Key(
                 turn.ngettext("%(count)s day", "%(count)s days", days), callback("bc", "pick", days)
@@ -353,7 +353,7 @@ async def typed(turn: Turn, text: str) -> list[Reply]:
             changes["source"] = locale
         await flows.advance(flow, step, **changes)
         return await ask(turn, flow, "versions", edit=False)
-    if step == "aud_days":
+    if step == "aud_active":
         number = digits(text)
         if not number.isdigit() or not 1 <= int(number) <= MAX_DAYS:
             return problem(
@@ -718,7 +718,7 @@ async def picked_audience(turn: Turn, step: str, item: str) -> Audience | None:
         return Audience("city", city=city) if city else None
     if step == "aud_category" and item in CATEGORIES:
         return Audience("category", category=item)
-    if step == "aud_days" and item.isdigit() and 1 <= int(item) <= MAX_DAYS:
+    if step == "aud_active" and item.isdigit() and 1 <= int(item) <= MAX_DAYS:
         return Audience("active", days=int(item))
     if step == "aud_opportunity" and item.isdigit():
         signups = await OpportunityRepository(turn.session).signup_count(int(item))

@@ -189,7 +189,7 @@ async def test_active_days_can_be_typed_and_are_checked(community, town):
         assert "Please type a whole number of days from 1 to 365." in texts(replies)
     replies = await admin.text("45")
 
-    assert "In total: 3 people." in texts(replies), "anna, bilal (40 days ago) and the admin"
+    assert "In total: 4 people." in texts(replies), "anna, bilal (40 days), chiara, the admin"
 
 
 # --- delivery under faults, crashes, pause and cancel ---------------------------------------------

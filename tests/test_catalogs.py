@@ -140,7 +140,7 @@ ALLOWED_LATIN = {"Passaparola", "Telegram"}
 async def test_no_english_words_inside_non_latin_replies(conversation, locale):
     """Every reply of onboarding, menus, settings, help, refusals and errors, word by word."""
     person = Person(conversation, language_code=locale)
-    replies = [*await person.onboard(locale)]
+    replies = [*await person.onboard(locale), *await person.text("hello")]
     for press in ("menu:volunteer", "vol:list:all-0", "vol:filters:all-0-l-wweekend",
                   "vol:skills:all-0", "vol:list:me-0", "vol:list:my-0", "menu:ask", "menu:services",
                   "menu:share", "menu:settings", "prefs:skills", "prefs:areas", "privacy:show",
@@ -150,7 +150,6 @@ async def test_no_english_words_inside_non_latin_replies(conversation, locale):
         replies += await person.command(command)
     for kind in ("sticker", "voice", "location", "edited", "poll"):
         replies += await person.send_kind(kind)
-    replies += await person.text("hello")
 
     for message in messages(replies):
         visible = [message.text] + [key.label for row in message.keyboard for key in row]
