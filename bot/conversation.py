@@ -4,17 +4,42 @@ from __future__ import annotations
 
 import logging
 import secrets
+from dataclasses import replace
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.clean import MAX_TEXT_LENGTH, clean
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import Catalog
 from bot.settings import Settings
-from bot.turn import Event, Membership, Message, Reply, Turn
+from bot.turn import Command, Event, Membership, Message, Reply, Text, Turn
 from handlers import fallback, respond
 from storage.users import UserRepository
 
 logger = logging.getLogger(__name__)
+
+
+def cleaned(event: Event) -> Event:
+    """The event with its typed text cleaned (see bot.clean)."""
+    match event.input:
+        case Text(text=text):
+            return replace(event, input=Text(clean(text)))
+        case Command(name=name, args=args):
+            return replace(event, input=Command(name, clean(args)))
+    return event
+
+
+def is_too_long(event: Event) -> bool:
+    """Typed text longer than anything the bot accepts."""
+    match event.input:
+        case Text(text=text) | Command(args=text):
+            return len(text) > MAX_TEXT_LENGTH
+    return False
+
+
+async def too_long(turn: Turn) -> list[Reply]:
+    """Say how long a message may be; nothing else happens."""
+    return [fallback.too_long(turn.t, MAX_TEXT_LENGTH)]
 
 
 class Conversation:
@@ -37,6 +62,7 @@ class Conversation:
             if verdict is Verdict.WARN:
                 return [await self.slow_down(event)]
         translator = self.catalog.resolve(None, event.sender.language_code)
+        event = cleaned(event)
         try:
             async with self.sessionmaker() as session:
                 users = UserRepository(session)
@@ -47,7 +73,7 @@ class Conversation:
                     if self._is_configured_admin(event):
                         await users.grant_role(user, "admin")
                 turn = Turn(event, session, users, self.catalog, self.settings, translator, user)
-                replies = await respond(turn)
+                replies = await (too_long(turn) if is_too_long(event) else respond(turn))
                 await session.commit()
                 return replies
         except Exception:

@@ -83,3 +83,13 @@ def slow_down(t: Translator) -> Message:
         "You are sending messages very fast. Please wait a few seconds, then try again."
     )
     return Message(text)
+
+
+def too_long(t: Translator, limit: int) -> Message:
+    """A message longer than the bot accepts: say the limit."""
+    text = "✂️ " + t.ngettext(
+        "That message is too long for me. Please keep it under %(count)s character.",
+        "That message is too long for me. Please keep it under %(count)s characters.",
+        limit,
+    )
+    return Message(text, main_menu(t))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, select, update
@@ -100,6 +100,11 @@ class BroadcastView:
     progress_chat_id: str | None = None
     progress_message_id: str | None = None
     counts: DeliveryCounts = field(default_factory=DeliveryCounts)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; every datetime we store is UTC."""
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def dedupe_prefix(broadcast_id: int) -> str:
@@ -266,10 +271,10 @@ class BroadcastRepository:
             photo=row.photo,
             audience=Audience.from_json(row.audience),
             status=row.status,
-            scheduled_at=row.scheduled_at,
-            created_at=row.created_at,
-            started_at=row.started_at,
-            finished_at=row.finished_at,
+            scheduled_at=_aware(row.scheduled_at),
+            created_at=_aware(row.created_at) or utcnow(),
+            started_at=_aware(row.started_at),
+            finished_at=_aware(row.finished_at),
             recipients=row.recipients,
             fanout_done=row.fanout_done,
             progress_chat_id=row.progress_chat_id,
