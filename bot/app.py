@@ -6,7 +6,6 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
@@ -14,11 +13,11 @@ from bot.broadcasts import BroadcastService
 from bot.channels.telegram import CHANNEL, PerChatUpdateProcessor, TelegramChannel, TelegramSender
 from bot.conversation import Conversation
 from bot.delivery import DeliveryPolicy, DeliveryWorker
+from bot.housekeeping import expire_opportunities, purge_inactive_users, purge_relayed_questions
 from bot.i18n import ISO_639_1_LOCALES, Catalog, Translator
 from bot.settings import Settings
 from handlers.help import command_descriptions
 from storage.db import create_engine, create_sessionmaker, migrate
-from storage.opportunities import OpportunityRepository
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +39,12 @@ def build_application(settings: Settings, token: str) -> Application:
         channel=CHANNEL,
         policy=DeliveryPolicy(rate=settings.delivery_rate),
     )
-    deliveries.add_housekeeping(expire_opportunities)
+    for job in (
+        expire_opportunities,
+        purge_inactive_users(settings.retention_days),
+        purge_relayed_questions,
+    ):
+        deliveries.add_housekeeping(job)
     broadcasts = BroadcastService(
         sessionmaker,
         catalog,
@@ -80,11 +84,6 @@ def build_application(settings: Settings, token: str) -> Application:
     )
     TelegramChannel(conversation).install(application)
     return application
-
-
-async def expire_opportunities(session: AsyncSession) -> None:
-    """Housekeeping: one-off opportunities whose date has passed stop being shown."""
-    await OpportunityRepository(session).expire_past()
 
 
 async def publish_commands(application: Application, catalog: Catalog) -> None:

@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     delivery_rate: float = Field(default=25.0, ge=0)  # queued messages per second; 0: no limit
     flood_max_updates: int = Field(default=20, ge=0)  # per person per FLOOD_PERIOD; 0 = off
     flood_period: float = Field(default=10.0, gt=0)  # seconds
+    retention_days: int = Field(default=365, ge=1)  # inactive people are forgotten after this
     timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
 
     @field_validator("admin_ids", mode="before")

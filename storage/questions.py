@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import FaqEntry, HelperQuestion, QuestionStatus, User, UserStatus, utcnow
@@ -73,6 +75,18 @@ class QuestionRepository:
             select(FaqEntry.id).where(FaqEntry.promoted_from == item.id)
         )
         return found is not None
+
+    async def purge(self, older_than: datetime) -> int:
+        """Delete rated questions, and every question asked before `older_than`."""
+        result = await self.session.execute(
+            delete(HelperQuestion).where(
+                or_(
+                    HelperQuestion.status == QuestionStatus.RATED,
+                    HelperQuestion.created_at < older_than,
+                )
+            )
+        )
+        return result.rowcount or 0
 
     async def helpers_for(self, locale: str, *, exclude: int) -> list[int]:
         """Active helpers who speak `locale` (their chosen language)."""

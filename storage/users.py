@@ -65,6 +65,11 @@ class UserRepository:
         """Turn staff announcements (broadcasts) off or back on for the user."""
         user.muted = muted
 
+    async def purge_inactive(self, cutoff: datetime) -> int:
+        """Delete everyone last seen before `cutoff` (their rows in other tables go with them)."""
+        result = await self.session.execute(delete(User).where(User.last_seen_at < cutoff))
+        return result.rowcount or 0
+
     async def mark_stopped(self, user: User) -> None:
         """The user blocked the bot: stop writing to them until they come back."""
         user.status = UserStatus.STOPPED

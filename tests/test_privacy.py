@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from bot.conversation import Conversation
-from storage.models import Base, User
+from bot.housekeeping import purge_inactive_users, purge_relayed_questions
+from storage.models import Base, HelperQuestion, QuestionStatus, User, utcnow
 from tests.support.chat import Person
 from tests.support.opportunities import make_coordinator, seed_city
 
@@ -61,3 +64,28 @@ async def test_forget_leaves_nothing_about_the_person_in_any_table(conversation)
     async with conversation.sessionmaker() as session:
         others = list(await session.scalars(select(User.channel_user_id)))
     assert sorted(others) == ["9000001", "9000002"], "other people are untouched"
+
+
+async def test_retention_forgets_inactive_people_and_finished_relayed_questions(conversation):
+    stale, fresh = Person(conversation, user_id="9100001"), Person(conversation, user_id="9100002")
+    for someone in (stale, fresh):
+        await someone.onboard("en")
+        await someone.command("ask", "where can I play chess on sundays")
+        await someone.press("ask:human")
+    async with conversation.sessionmaker() as session:
+        users = {user.channel_user_id: user for user in await session.scalars(select(User))}
+        users["9100001"].last_seen_at = utcnow() - timedelta(days=400)
+        questions = list(await session.scalars(select(HelperQuestion).order_by(HelperQuestion.id)))
+        questions[1].status = QuestionStatus.RATED
+        await session.commit()
+
+    async with conversation.sessionmaker() as session:
+        await purge_inactive_users(365)(session)
+        await purge_relayed_questions(session)
+        await session.commit()
+
+    async with conversation.sessionmaker() as session:
+        assert list(await session.scalars(select(User.channel_user_id))) == ["9100002"]
+        assert list(await session.scalars(select(HelperQuestion))) == [], (
+            "the stale person's question went with them; the rated one was deleted"
+        )

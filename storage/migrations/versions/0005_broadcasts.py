@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.Column("audience", sa.JSON(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum(
-                *BROADCAST_STATUSES, name="broadcaststatus", native_enum=False, length=16
-            ),
+            sa.Enum(*BROADCAST_STATUSES, name="broadcaststatus", native_enum=False, length=16),
             nullable=False,
         ),
         sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=True),
