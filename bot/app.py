@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
@@ -31,13 +32,18 @@ def build_application(settings: Settings, token: str) -> Application:
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
     conversation = Conversation(settings, catalog, sessionmaker)
-    sender = TelegramSender(token, settings.bot_api_url)
+    sender = TelegramSender(token, settings.bot_api_url, settings.delivery_max_in_flight + 2)
     deliveries = DeliveryWorker(
         sessionmaker,
         catalog,
         sender.send,
         channel=CHANNEL,
-        policy=DeliveryPolicy(rate=settings.delivery_rate),
+        policy=DeliveryPolicy(
+            rate=settings.delivery_rate,
+            batch_size=max(DeliveryPolicy.batch_size, 2 * settings.delivery_max_in_flight),
+            max_in_flight=settings.delivery_max_in_flight,
+            retry_backoff=timedelta(seconds=settings.delivery_retry_seconds),
+        ),
     )
     for job in (
         expire_opportunities,

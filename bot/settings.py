@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     reply_rate: float = 30.0  # messages per second to Telegram overall; 0 turns the limit off
     delivery_rate: float = Field(default=25.0, ge=0)  # queued messages per second; 0: no limit
+    # Sends whose outcome is not recorded yet: more keeps a high rate steady, and at most these
+    # can be sent twice after a crash.
+    delivery_max_in_flight: int = Field(default=16, ge=1)
+    delivery_retry_seconds: float = Field(default=10.0, gt=0)  # after a transient error; doubles
     flood_max_updates: int = Field(default=20, ge=0)  # per person per FLOOD_PERIOD; 0 = off
     flood_period: float = Field(default=10.0, gt=0)  # seconds
     retention_days: int = Field(default=365, ge=1)  # inactive people are forgotten after this

@@ -35,13 +35,22 @@ async def broadcast_message(
     session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
 ) -> Message | None:
     """The recipient's version; None once cancelled or muted; held while the broadcast is paused."""
-    broadcast = await session.get(Broadcast, int(payload["broadcast_id"]))
+    broadcast = await loaded_once(session, int(payload["broadcast_id"]))
     if broadcast is None or broadcast.status is BroadcastStatus.CANCELLED or user.muted:
         return None
     if broadcast.status not in (BroadcastStatus.SENDING, BroadcastStatus.DONE):
         raise Postponed(ON_HOLD)  # paused: resuming makes it due again
     version = pick_version(broadcast.texts, broadcast.fallback_locale, user.locale or t.locale)
     return announcement(t, broadcast.texts[version], broadcast.photo)
+
+
+async def loaded_once(session: AsyncSession, broadcast_id: int) -> Broadcast | None:
+    """The broadcast, read once per session: the worker renders a batch in one session, and the
+    identity map alone would not keep the row (it holds objects weakly)."""
+    cache: dict[int, Broadcast | None] = session.info.setdefault("broadcasts", {})
+    if broadcast_id not in cache:
+        cache[broadcast_id] = await session.get(Broadcast, broadcast_id)
+    return cache[broadcast_id]
 
 
 async def set_muted(turn: Turn, muted: bool) -> None:

@@ -107,6 +107,13 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
+def _utc(moment: datetime) -> datetime:
+    """Store UTC only: SQLite keeps the wall time and drops the offset."""
+    if moment.tzinfo is None:
+        raise ValueError("broadcast times must be timezone-aware")
+    return moment.astimezone(UTC)
+
+
 def dedupe_prefix(broadcast_id: int) -> str:
     """The dedupe-key prefix of a broadcast's deliveries."""
     return f"bc{broadcast_id}:"
@@ -163,7 +170,7 @@ class BroadcastRepository:
                     exists().where(Follow.user_id == User.id, Follow.category == audience.category)
                 )
             case "active":
-                reachable.append(User.last_seen_at >= now - timedelta(days=audience.days))
+                reachable.append(User.last_seen_at >= _utc(now) - timedelta(days=audience.days))
             case "opportunity":
                 reachable.append(
                     exists().where(
@@ -242,7 +249,7 @@ class BroadcastRepository:
             photo=photo,
             audience=audience.to_json(),
             status=BroadcastStatus.SCHEDULED if scheduled_at else BroadcastStatus.SENDING,
-            scheduled_at=scheduled_at,
+            scheduled_at=_utc(scheduled_at) if scheduled_at else None,
             started_at=None if scheduled_at else utcnow(),
             recipients=0,
             fanout_cursor=0,
@@ -311,6 +318,7 @@ class BroadcastRepository:
 
     async def start_due(self, now: datetime) -> list[int]:
         """Scheduled broadcasts whose time has come start sending; returns their ids."""
+        now = _utc(now)
         due = list(
             await self.session.scalars(
                 select(Broadcast.id).where(
@@ -379,7 +387,7 @@ class BroadcastRepository:
         await self.session.execute(
             update(Broadcast)
             .where(Broadcast.id == broadcast_id)
-            .values(finished_at=now)
+            .values(finished_at=_utc(now))
             .execution_options(synchronize_session=False)
         )
 

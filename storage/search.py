@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -166,8 +166,8 @@ class _Word:
 class _Close(NamedTuple):
     """A known term close to an unknown word, ordered best first."""
 
-    distance: int
     foreign: bool  # not in the user's locale
+    distance: int
     minus_length: int  # longer is more specific
     minus_df: int  # more texts is likelier
     term: str
@@ -205,13 +205,6 @@ _MATCH = text(
 _KNOWN = text(
     "SELECT locale, term, df FROM search_vocab WHERE kind = :kind AND term IN :terms"
 ).bindparams(bindparam("terms", expanding=True))
-_CANDIDATES_IN_LOCALE = text(
-    """
-    SELECT locale, term, df FROM search_vocab
-    WHERE kind = :kind AND locale = :locale AND term >= :low AND term < :high
-      AND length(term) BETWEEN :shortest AND :longest
-    """
-)
 _CANDIDATES = text(
     """
     SELECT locale, term, df FROM search_vocab
@@ -385,79 +378,66 @@ class SQLiteSearch:
         return list(chosen)[:MAX_QUERY_TERMS]
 
     async def _correction(self, codes: _Codes, word: _Word, locale: str) -> _Terms | None:
-        """The closest known term to an unknown word: from the user's locale if it has one close
-        enough, else from any locale. The first letter must be right, as in most spell checkers."""
-        own = codes.of(locale)
-        phases = [(_CANDIDATES_IN_LOCALE, [locale])] if own is not None else []
-        phases.append((_CANDIDATES, list(codes.locales.values())))
-        for statement, locales in phases:
-            forms = list(filter(_correctable, {*word.every_stem(locales), word.folded}))
-            if not forms:
-                return None
-            edits = _allowed_edits(max(forms, key=len))
-            shortest = min(min(map(len, forms)) - edits, _shortest_prefix(word.folded))
-            close: list[_Close] = []
-            for initial in sorted({form[0] for form in forms}):
-                rows = await self.session.execute(
-                    statement,
-                    {
-                        "kind": codes.kind,
-                        "locale": own,
-                        "low": initial,
-                        "high": chr(ord(initial) + 1),
-                        "shortest": max(MIN_CORRECTABLE_LENGTH, shortest),
-                        "longest": max(map(len, forms)) + edits,
-                    },
-                )
-                close += self._closest(word, codes, locale, edits, rows.all())
-            if close:
-                best = min(close)
-                return _Terms([best.term], -best.minus_df)
-        return None
+        """The closest known term to an unknown word, from the user's locale if it has one close
+        enough. The first letter must be right, as in most spell checkers."""
+        forms = list(filter(_correctable, {*word.every_stem(codes.locales.values()), word.folded}))
+        if not forms:
+            return None
+        edits = _allowed_edits(max(forms, key=len))
+        shortest = min(min(map(len, forms)) - edits, _shortest_prefix(word.folded))
+        close: list[_Close] = []
+        for initial in sorted({form[0] for form in forms}):
+            rows = await self.session.execute(
+                _CANDIDATES,
+                {
+                    "kind": codes.kind,
+                    "low": initial,
+                    "high": chr(ord(initial) + 1),
+                    "shortest": max(MIN_CORRECTABLE_LENGTH, shortest),
+                    "longest": max(map(len, forms)) + edits,
+                },
+            )
+            close += self._closest(word, codes, locale, edits, rows.all())
+        if not close:
+            return None
+        best = min(close)
+        return _Terms([best.term], -best.minus_df)
 
     @staticmethod
     def _closest(
         word: _Word, codes: _Codes, locale: str, edits: int, candidates: Sequence[Any]
     ) -> list[_Close]:
         """Candidates within `edits` of the word: as the candidate's locale stems it, as typed,
-        or of the typed word's start (a misspelt ending can keep a stemmer from stripping it)."""
+        or within one slip of the typed word's start (a misspelt ending can keep a stemmer from
+        stripping it)."""
         if not candidates:
             return []
-        candidate_locales, candidate_terms, candidate_dfs = zip(*candidates, strict=True)
-        names = [codes.locales[code] for code in candidate_locales]
+        locale_codes, known_terms, dfs = zip(*candidates, strict=True)
         distances: dict[int, int] = {}
 
-        def keep(query: str, indices: Sequence[int], any_locale: bool, most: int = edits) -> None:
-            choices = (
-                candidate_terms
-                if len(indices) == len(candidate_terms)
-                else [candidate_terms[index] for index in indices]
-            )
-            for _, distance, position in process.extract(
-                query, choices, scorer=OSA.distance, score_cutoff=most, limit=None
+        def keep(query: str, most: int, accept: Callable[[int], bool]) -> None:
+            for _, distance, index in process.extract(
+                query, known_terms, scorer=OSA.distance, score_cutoff=most, limit=None
             ):
-                index = indices[position]
-                if any_locale or query in word.stems(names[index]):
-                    distances[index] = min(int(distance), distances.get(index, edits))
+                if accept(index):
+                    distances[index] = min(int(distance), distances.get(index, most))
 
-        every = range(len(candidate_terms))
-        for variant in word.every_stem(set(names)):
-            keep(variant, every, any_locale=False)  # as the candidate's locale would stem it
-        keep(word.folded, every, any_locale=True)  # as typed
-        by_length: dict[int, list[int]] = {}
-        for index, term in enumerate(candidate_terms):
-            if _shortest_prefix(word.folded) <= len(term) < len(word.folded):
-                by_length.setdefault(len(term), []).append(index)
-        for length, indices in by_length.items():  # the start of what was typed, one slip
-            for cut in range(max(1, length - 1), min(len(word.folded), length + 2)):
-                keep(word.folded[:cut], indices, any_locale=True, most=1)
+        def stemmed_so(variant: str) -> Callable[[int], bool]:
+            return lambda index: variant in word.stems(codes.locales[locale_codes[index]])
+
+        for variant in word.every_stem(codes.locales.values()):
+            keep(variant, edits, stemmed_so(variant))
+        keep(word.folded, edits, lambda index: True)
+        shortest, typed = _shortest_prefix(word.folded), len(word.folded)
+        for cut in range(max(1, shortest - 1), typed):
+            keep(word.folded[:cut], 1, lambda index: shortest <= len(known_terms[index]) < typed)
         return [
             _Close(
+                codes.locales[locale_codes[index]] != locale,
                 distance,
-                names[index] != locale,
-                -len(candidate_terms[index]),
-                -candidate_dfs[index],
-                candidate_terms[index],
+                -len(known_terms[index]),
+                -dfs[index],
+                known_terms[index],
             )
             for index, distance in distances.items()
         ]

@@ -27,8 +27,10 @@ from tests.support.servers import RunningPlayground, run_bot
 
 BATCHES = 200
 PER_BATCH = 50  # 200 × 50 = 10,000 updates
-COMMANDS = ("start", "menu", "help", "language", "privacy", "forget", "find", "ask", "volunteer",
-            "services", "post", "mine", "questions", "broadcast", "stop", "mydata", "grant", "x")  # fmt: skip
+COMMANDS = (
+    "start", "menu", "help", "language", "privacy", "forget", "find", "ask", "volunteer",
+    "services", "post", "mine", "questions", "broadcast", "stop", "mydata", "grant", "x",
+)  # fmt: skip
 ACTIONS = ("lang", "consent", "menu", "vol", "prefs", "post", "org", "svc", "faq", "ask", "hq",
            "bc", "forget", "privacy", "nope")  # fmt: skip
 ATTACHMENTS = ("sticker", "voice", "photo", "location", "document", "contact", "dice")
@@ -135,19 +137,22 @@ def updates(draw: st.DrawFn, user_ids: list[int]) -> tuple[dict, int | None]:
 
 ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
                 "can_restrict_members", "can_promote_members", "can_change_info",
-                "can_invite_users", "can_post_stories", "can_edit_stories", "can_delete_stories")  # fmt: skip
+                "can_invite_users", "can_post_stories", "can_edit_stories",
+                "can_delete_stories")  # fmt: skip
 
 
 async def privileged_rows(database_url: str) -> dict[str, object]:
     """Everything only staff may change: roles, organisations, opportunities, the FAQ."""
     engine = create_engine(database_url)
     async with create_sessionmaker(engine)() as session:
+        users = await session.scalars(select(User))
+        opportunities = await session.scalars(select(Opportunity))
         rows = {
-            "roles": sorted((u.channel_user_id, tuple(u.roles)) for u in await session.scalars(select(User))),
+            "roles": sorted((user.channel_user_id, tuple(user.roles)) for user in users),
             "organisations": list(await session.scalars(select(Organisation.name))),
-            "opportunities": [(o.id, o.status, o.category) for o in await session.scalars(select(Opportunity))],
+            "opportunities": [(row.id, row.status, row.category) for row in opportunities],
             "faq": list(await session.scalars(select(FaqEntry.id))),
-        }  # fmt: skip
+        }
     await engine.dispose()
     return rows
 

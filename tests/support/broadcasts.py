@@ -136,6 +136,10 @@ class Community:
         """A person's chat in the playground (progress reports land here)."""
         return self.served.playground.transcript(int(person.user_id))
 
+    def reports(self, person: Person) -> list[dict[str, Any]]:
+        """The progress messages (edits applied) in a person's chat."""
+        return [m for m in self.chat(person) if "Broadcast #" in m.get("text", "")]
+
     async def view(self, broadcast_id: int) -> BroadcastView:
         """The broadcast with its deliveries' counts."""
         async with self.sessionmaker() as session:
