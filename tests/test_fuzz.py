@@ -23,6 +23,7 @@ from telegram.ext import Application, CallbackContext
 from bot.playground.state import FIRST_USER_ID
 from storage.db import create_engine, create_sessionmaker
 from storage.models import FaqEntry, Opportunity, Organisation, User
+from tests.support.opportunities import seed_city
 from tests.support.servers import RunningPlayground, run_bot
 
 BATCHES = 200
@@ -161,8 +162,9 @@ FUZZ_USERS = list(range(FIRST_USER_ID, FIRST_USER_ID + 6))  # the fixture's play
 
 
 @pytest.fixture
-async def target(served: RunningPlayground, settings) -> AsyncIterator[Target]:
-    """The running bot, six people who exist in the playground, and a record of failures."""
+async def target(served: RunningPlayground, settings, conversation) -> AsyncIterator[Target]:
+    """The running bot, a small city, six people in the playground, and a record of failures."""
+    await seed_city(conversation)
     for number in range(len(FUZZ_USERS)):
         served.playground.add_user(f"Fuzz {number}", "ar")
     unthrottled = settings.model_copy(update={"reply_rate": 0})  # the attack, not the pacing
