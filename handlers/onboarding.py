@@ -7,7 +7,7 @@ import re
 from bot.i18n import SHIPPED_LOCALES, match_locale, native_name
 from bot.router import Expired, Router
 from bot.turn import Command, CommandMenu, Message, Reply, Toast, Turn
-from handlers import volunteer
+from handlers import roles, volunteer
 from handlers.help import command_menu
 from handlers.keyboards import consent_keyboard, language_keyboard, main_menu
 
@@ -65,6 +65,7 @@ async def show_menu(turn: Turn, *, edit: bool = False, greeting: str | None = No
 
 
 CARD_LINK = re.compile(r"^o(?P<id>[1-9][0-9]{0,9})$")
+ROLE_LINK = re.compile(roles.TOKEN_PATTERN)
 
 
 @router.command("start")
@@ -74,6 +75,8 @@ async def start(turn: Turn) -> list[Reply]:
     payload = event_input.args if isinstance(event_input, Command) else ""
     if (link := CARD_LINK.match(payload)) is not None:
         return await volunteer.show_card(turn, int(link["id"]), "home", edit=False)
+    if (link := ROLE_LINK.match(payload)) is not None:
+        return await roles.accept(turn, link["token"])
     return await show_menu(turn, greeting="👋 " + turn._("Welcome back to Passaparola!"))
 
 

@@ -434,3 +434,20 @@ class Broadcast(Base):
     fanout_done: Mapped[bool] = mapped_column(default=False)
     progress_chat_id: Mapped[str | None] = mapped_column(String(64))
     progress_message_id: Mapped[str | None] = mapped_column(String(32))
+
+
+class RoleInvite(Base):
+    """A one-time link an admin makes to give someone a role (and, for coordinators, an org)."""
+
+    __tablename__ = "role_invites"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id", ondelete="CASCADE")
+    )
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
