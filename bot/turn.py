@@ -126,7 +126,16 @@ class CommandMenu:
     commands: tuple[tuple[str, str], ...]
 
 
-Reply = Message | Toast | CommandMenu
+@dataclass(frozen=True)
+class Document:
+    """A file for this chat, such as the person's own data as JSON."""
+
+    filename: str
+    content: bytes
+    caption: str = ""
+
+
+Reply = Message | Toast | CommandMenu | Document
 
 
 # --- the turn -------------------------------------------------------------------------------

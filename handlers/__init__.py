@@ -42,7 +42,7 @@ router.include(
 __all__ = ["notices", "respond"]  # notices registers how queued notifications are rendered
 
 # What someone who has not accepted the privacy notice yet may still do.
-BEFORE_CONSENT_COMMANDS = frozenset({"language", "help", "privacy", "forget"})
+BEFORE_CONSENT_COMMANDS = frozenset({"language", "help", "privacy", "forget", "mydata"})
 BEFORE_CONSENT_BUTTONS = frozenset({"lang", "consent", "forget"})
 
 

@@ -20,6 +20,7 @@ def command_descriptions(t: Translator) -> tuple[tuple[str, str], ...]:
         ("language", t._("Change the language")),
         ("help", t._("What I can do and how")),
         ("privacy", t._("What we store about you, and why")),
+        ("mydata", t._("Get a copy of your data")),
         ("forget", t._("Delete all your data")),
     )
 

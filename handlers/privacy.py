@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 from bot.router import Expired, Router, callback
-from bot.turn import CommandMenu, Key, Message, Reply, Turn
+from bot.turn import CommandMenu, Document, Key, Message, Reply, Turn
 from handlers.keyboards import back_to_menu
 from handlers.onboarding import privacy_notice, show_menu
+from storage.export import export_user
 
 router = Router()
 
@@ -60,3 +63,16 @@ async def forget_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
         start="/start",
     )
     return [CommandMenu(()), Message(text, edit=True)]
+
+
+@router.command("mydata")
+async def my_data(turn: Turn) -> list[Reply]:
+    """/mydata: a JSON file with everything stored about the person (and nothing about others)."""
+    if turn.user is None:
+        raise Expired
+    document = await export_user(turn.session, turn.user)
+    content = json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8")
+    caption = "📄 " + turn._(
+        "Everything we store about you. Delete it all with %(forget)s.", forget="/forget"
+    )
+    return [Document("passaparola-my-data.json", content, caption)]

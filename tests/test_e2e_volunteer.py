@@ -34,3 +34,14 @@ async def test_a_newcomer_finds_an_activity_signs_up_and_the_coordinator_hears(
     notice = await luca.next_reply(timeout=15)  # delivered by the worker, in Italian
     assert "Amina" in notice["text"] and "Doposcuola" in notice["text"]
     assert f"tg://user?id={amina.id}" in notice["text"]
+
+
+async def test_mydata_arrives_as_a_json_file(bot, client, served):
+    sam = await client.add_user("Sam", "en")
+    await onboard(sam, "English")
+
+    await sam.send("/mydata")
+
+    reply = await sam.next_reply()
+    assert reply["document"]["file_name"] == "passaparola-my-data.json"
+    assert "/forget" in reply["caption"]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from bot.conversation import Conversation
 from bot.housekeeping import purge_inactive_users, purge_relayed_questions
+from bot.turn import Document
 from storage.models import Base, HelperQuestion, QuestionStatus, User, utcnow
 from tests.support.chat import Person
 from tests.support.opportunities import make_coordinator, seed_city
@@ -89,3 +91,30 @@ async def test_retention_forgets_inactive_people_and_finished_relayed_questions(
         assert list(await session.scalars(select(HelperQuestion))) == [], (
             "the stale person's question went with them; the rated one was deleted"
         )
+
+
+async def test_mydata_sends_everything_about_the_person_and_nothing_about_others(conversation):
+    city = await seed_city(conversation)
+    other = Person(conversation, user_id="9200001")
+    await other.onboard("it")
+    await other.press("prefs:skill:music")
+    await other.press(f"vol:yes:{city.opportunities['tandem']}:all-0")
+    person = Person(conversation, user_id=PERSON_ID, language_code="ar")
+    await person.onboard("ar")
+    await person.press("prefs:skill:cooking")
+    await person.press(f"prefs:area:{city.areas['Vigne']}")
+    await person.press("vol:follow:food-0")
+    await person.press(f"vol:yes:{city.opportunities['cleanup']}:all-0")
+    await person.command("ask", "أين أتعلم الشطرنج")
+    await person.press("ask:human")
+
+    [document] = [reply for reply in await person.command("mydata") if isinstance(reply, Document)]
+
+    data = json.loads(document.content)
+    assert data["profile"]["account"] == PERSON_ID and data["profile"]["language"] == "ar"
+    assert data["skills"] == ["cooking"] and data["areas"] == ["Vigne"]
+    assert data["follows"] == [{"category": "food", "area": None}]
+    assert [signup["opportunity"] for signup in data["sign_ups"]] != []
+    assert data["questions_to_volunteers"][0]["question"] == "أين أتعلم الشطرنج"
+    assert "9200001" not in document.content.decode() and "music" not in document.content.decode()
+    assert "/forget" in document.caption

@@ -19,6 +19,7 @@ from telegram import (
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
 )
 from telegram import (
@@ -48,6 +49,7 @@ from bot.turn import (
     Button,
     Command,
     CommandMenu,
+    Document,
     Event,
     Input,
     Keyboard,
@@ -190,6 +192,9 @@ class TelegramChannel:
         for reply in replies:
             if isinstance(reply, Message):
                 await self._send(context, chat_id, query, reply)
+            elif isinstance(reply, Document):
+                upload = InputFile(reply.content, filename=reply.filename)
+                await _quietly(context.bot.send_document(chat_id, upload, caption=reply.caption))
             elif isinstance(reply, CommandMenu) and not reply.commands:
                 await _quietly(context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id)))
             elif isinstance(reply, CommandMenu):

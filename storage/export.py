@@ -1,0 +1,94 @@
+"""Everything stored about one person, as a JSON-ready document (GDPR access), and nothing else."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import (
+    Area,
+    Flow,
+    Follow,
+    HelperQuestion,
+    OpportunityText,
+    Signup,
+    User,
+    UserArea,
+    UserSkill,
+)
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
+    """The person's profile, settings, sign-ups, follows and questions; no one else's data."""
+    areas = dict((await session.execute(select(Area.id, Area.name))).all())
+    signups = list(await session.scalars(select(Signup).where(Signup.user_id == user.id)))
+    titles = {
+        item: title
+        for item, title in (
+            await session.execute(
+                select(OpportunityText.opportunity_id, OpportunityText.title).where(
+                    OpportunityText.opportunity_id.in_([s.opportunity_id for s in signups])
+                )
+            )
+        ).all()
+    }
+    flow = await session.get(Flow, user.id)
+    return {
+        "profile": {
+            "channel": user.channel,
+            "account": user.channel_user_id,
+            "language": user.locale,
+            "status": user.status.value,
+            "roles": list(user.roles),
+            "organisation_id": user.organisation_id,
+            "announcements_muted": user.muted,
+            "agreed_to_privacy_notice": _when(user.consented_at),
+            "first_seen": _when(user.first_seen_at),
+            "last_seen": _when(user.last_seen_at),
+        },
+        "skills": sorted(
+            await session.scalars(select(UserSkill.skill).where(UserSkill.user_id == user.id))
+        ),
+        "areas": sorted(
+            areas[area_id]
+            for area_id in await session.scalars(
+                select(UserArea.area_id).where(UserArea.user_id == user.id)
+            )
+        ),
+        "follows": [
+            {
+                "category": follow.category,
+                "area": areas.get(follow.area_id) if follow.area_id else None,
+            }
+            for follow in await session.scalars(select(Follow).where(Follow.user_id == user.id))
+        ],
+        "sign_ups": [
+            {
+                "opportunity": titles.get(signup.opportunity_id, ""),
+                "shared_first_name": signup.first_name,
+                "shared_contact": signup.contact,
+                "signed_up": _when(signup.created_at),
+                "withdrawn": _when(signup.withdrawn_at),
+            }
+            for signup in signups
+        ],
+        "questions_to_volunteers": [
+            {
+                "question": item.question,
+                "answer": item.answer,
+                "status": item.status.value,
+                "asked": _when(item.created_at),
+            }
+            for item in await session.scalars(
+                select(HelperQuestion).where(HelperQuestion.asker_id == user.id)
+            )
+        ],
+        "open_conversation_step": flow.name if flow else None,
+    }
