@@ -1,9 +1,10 @@
 """Broadcasts repository: audiences, the broadcast job's life cycle, and its fan-out.
 
-Takes the caller's session and never commits. An audience is selected in id order with keyset
-pagination, so a fan-out never holds more than one batch of user ids in memory, and each batch is
-queued in the same transaction that moves the broadcast's cursor past it: a fan-out interrupted
-anywhere resumes exactly where it stopped (and the dedupe keys make a repeat harmless anyway).
+Takes the caller's session and never commits. An audience is walked in user id order with keyset
+pagination, a window of ids at a time, and each window is queued by one INSERT ... SELECT in the
+same transaction that moves the broadcast's cursor past it: no user id passes through Python, so
+memory does not grow with the audience, and a fan-out interrupted anywhere resumes exactly where
+it stopped (the dedupe keys make any repeat harmless anyway).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, func, select, update
+from sqlalchemy import ColumnElement, Select, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.deliveries import DeliveryCounts, DeliveryRepository
@@ -191,18 +192,32 @@ class BroadcastRepository:
         )
         return {str(code): count for code, count in rows.all()}
 
-    async def recipient_ids(
-        self, audience: Audience, *, after: int, limit: int, now: datetime | None = None
-    ) -> list[int]:
-        """The next `limit` user ids in the audience greater than `after`, in order."""
-        return list(
-            await self.session.scalars(
-                select(User.id)
-                .where(User.id > after, *self._audience(audience, now or utcnow()))
-                .order_by(User.id)
-                .limit(limit)
-            )
+    def recipients_between(
+        self, audience: Audience, after: int, last: int, now: datetime
+    ) -> Select[tuple[int]]:
+        """The audience's user ids in (after, last], as a query (column `user_id`)."""
+        return select(User.id.label("user_id")).where(
+            User.id > after, User.id <= last, *self._audience(audience, now)
         )
+
+    async def next_window(
+        self, audience: Audience, *, after: int, limit: int, now: datetime
+    ) -> tuple[int, int]:
+        """The last user id among the next `limit` people in the audience after `after`, and
+        how many there are (fewer than `limit` at the end)."""
+        window = (
+            select(User.id)
+            .where(User.id > after, *self._audience(audience, now))
+            .order_by(User.id)
+            .limit(limit)
+            .subquery()
+        )
+        last, found = (
+            await self.session.execute(
+                select(func.max(window.c.id), func.count()).select_from(window)
+            )
+        ).one()
+        return int(last or after), int(found)
 
     async def cities(self) -> list[tuple[int, str]]:
         """Each city that has areas, with one of its area ids (a compact token for buttons)."""
@@ -338,23 +353,29 @@ class BroadcastRepository:
     async def fan_out(self, broadcast_id: int, limit: int = FANOUT_BATCH) -> bool | None:
         """Queue the next `limit` recipients; True when everyone is queued, None if not sending.
 
-        Each recipient gets one delivery (key `bc<id>:<user id>`), due now.
+        Each recipient gets one delivery (key `bc<id>:<user id>`), due now, written by one
+        INSERT ... SELECT: no user id passes through Python.
         """
         broadcast = await self.session.get(Broadcast, broadcast_id, populate_existing=True)
         if broadcast is None or broadcast.status is not BroadcastStatus.SENDING:
             return None
         if broadcast.fanout_done:
             return True
-        ids = await self.recipient_ids(
-            Audience.from_json(broadcast.audience), after=broadcast.fanout_cursor, limit=limit
+        audience, after, now = (
+            Audience.from_json(broadcast.audience),
+            broadcast.fanout_cursor,
+            utcnow(),
         )
-        queued = await DeliveryRepository(self.session).enqueue_many(
-            ids, KIND, {"broadcast_id": broadcast_id}, dedupe_prefix=dedupe_prefix(broadcast_id)
-        )
-        broadcast.recipients += queued
-        if ids:
-            broadcast.fanout_cursor = ids[-1]
-        broadcast.fanout_done = len(ids) < limit
+        last, found = await self.next_window(audience, after=after, limit=limit, now=now)
+        if found:
+            broadcast.recipients += await DeliveryRepository(self.session).enqueue_selected(
+                self.recipients_between(audience, after, last, now),
+                KIND,
+                {"broadcast_id": broadcast_id},
+                dedupe_prefix=dedupe_prefix(broadcast_id),
+            )
+            broadcast.fanout_cursor = last
+        broadcast.fanout_done = found < limit
         await self.session.flush()
         return broadcast.fanout_done
 

@@ -11,7 +11,20 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Update, func, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    String,
+    Update,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -97,6 +110,43 @@ class DeliveryRepository:
             for user_id in user_ids
         ]
         return await self._insert(rows, due_at) if rows else 0
+
+    async def enqueue_selected(
+        self,
+        user_ids: Select[tuple[int]],
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        dedupe_prefix: str,
+        due_at: datetime | None = None,
+    ) -> int:
+        """enqueue_many for the users a query selects (one column, `user_id`), in a single
+        INSERT ... SELECT: the ids never leave the database. Returns how many were queued."""
+        table = Delivery.__table__
+        chosen = user_ids.subquery()
+        user_id = chosen.c.user_id
+        when = _utc(due_at) if due_at is not None else utcnow()
+        source = select(
+            user_id,
+            literal(kind, table.c.kind.type),
+            literal(payload, table.c.payload.type),
+            literal(dedupe_prefix, String) + cast(user_id, String),
+            literal(DeliveryStatus.QUEUED.value, String),
+            literal(when, table.c.due_at.type),
+            literal(0, Integer),
+            literal("", String),
+            literal(utcnow(), table.c.created_at.type),
+        ).where(true())  # SQLite needs a WHERE before ON CONFLICT in an INSERT ... SELECT
+        names = ["user_id", "kind", "payload", "dedupe_key", "status", "due_at", "attempts",
+                 "last_error", "created_at"]  # fmt: skip
+        dialect = sqlite if self.session.get_bind().dialect.name == "sqlite" else postgresql
+        statement = (
+            dialect.insert(table)
+            .from_select(names, source)
+            .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        )
+        result = await self.session.execute(statement)
+        return int(result.rowcount or 0)
 
     async def _insert(self, rows: list[dict[str, Any]], due_at: datetime | None) -> int:
         when = _utc(due_at) if due_at is not None else utcnow()
