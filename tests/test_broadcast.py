@@ -13,11 +13,14 @@ from datetime import timedelta
 import pytest
 from babel.dates import format_date
 from sqlalchemy import select
+from telegram import Chat, PhotoSize, Update
+from telegram import Message as TelegramMessage
+from telegram import User as TelegramUser
 
-from bot.channels.telegram import TelegramSender
+from bot.channels.telegram import TelegramChannel, TelegramSender
 from bot.conversation import Conversation
 from bot.delivery import DeliveryPolicy
-from bot.turn import Message, Photo
+from bot.turn import Message, Photo, Reply
 from storage.broadcasts import BroadcastRepository
 from storage.db import create_engine, create_sessionmaker
 from storage.deliveries import DeliveryCounts
@@ -273,12 +276,13 @@ async def test_pause_holds_everything_left_until_resume(community):
     broadcast_id = await send_now(community, admin)
     service = community.service()
     await service.run_once()
-    pressed: list[list] = []
+    pressed: list[list[Reply]] = []
 
     async def send_then_pause(chat_id: str, message: Message) -> str:
         message_id = await community.sender.send(chat_id, message)
         if len(community.served.playground.received) >= 6 and not pressed:
-            pressed.append(await admin.press(f"bc:pause:{broadcast_id}"))
+            pressed.append([])  # claimed before awaiting: other sends finish meanwhile
+            pressed[0] = await admin.press(f"bc:pause:{broadcast_id}")
         return message_id
 
     await community.worker(send=send_then_pause).run_until_idle()
@@ -319,7 +323,8 @@ async def test_cancel_asks_first_then_withdraws_everything_not_sent_yet(communit
     async def send_then_cancel(chat_id: str, message: Message) -> str:
         message_id = await community.sender.send(chat_id, message)
         if len(community.served.playground.received) >= 6 and not questions:
-            questions.append(texts(await admin.press(f"bc:cancel:{broadcast_id}")))
+            questions.append("")  # claimed before awaiting: other sends finish meanwhile
+            questions[0] = texts(await admin.press(f"bc:cancel:{broadcast_id}"))
             await admin.press(f"bc:kill:{broadcast_id}")
         return message_id
 
@@ -629,3 +634,17 @@ async def test_end_to_end_a_broadcast_survives_stopping_and_restarting_the_bot(
 
     assert [received[chat] for chat in people] == [1] * len(people), "exactly one copy each"
     assert report is not None and "Sent: 25" in report
+
+
+def test_the_telegram_adapter_hands_photos_to_the_conversation_with_their_caption():
+    sara = TelegramUser(4242, "Sara", is_bot=False, language_code="en")
+    sizes = (PhotoSize("small-id", "s", 90, 60), PhotoSize("large-id", "l", 1280, 853))
+    adapter = TelegramChannel(conversation=None)  # type: ignore[arg-type]
+
+    def event_for(chat: Chat) -> object:
+        sent = TelegramMessage(1, utcnow(), chat, from_user=sara, photo=sizes, caption="Poster")
+        event = adapter.to_event(Update(1, message=sent), "passaparola_demo_bot")
+        return event.input if event else None
+
+    assert event_for(Chat(4242, Chat.PRIVATE)) == Photo("large-id", "Poster")
+    assert event_for(Chat(-500, Chat.GROUP, title="Newcomers")) is None

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import read_po
@@ -42,7 +42,7 @@ def message_ids(catalog) -> set[object]:
 def test_messages_pot_matches_the_code():
     with (ROOT / "babel.cfg").open() as handle:
         method_map, options_map = parse_mapping_cfg(handle)
-    keywords = {"_": None, "ngettext": (1, 2)}
+    keywords = DEFAULT_KEYWORDS  # what `make extract` uses: _, ngettext, N_ (marked labels), ...
     extracted = {
         (message[2] if isinstance(message[2], str) else tuple(message[2]))
         for message in extract_from_dir(ROOT, method_map, options_map, keywords=keywords)

@@ -162,7 +162,7 @@ async def test_the_handover_round_trip_hides_both_identities(conversation, faq):
     admin = await person(conversation, "4242", "en")  # ADMIN_IDS in the test settings
     await asker.command("ask", "أين أتعلم ركوب الدراجة مجانا")
     sent = await asker.press("ask:human")
-    assert toasts(sent) == ["Sent!"]
+    assert toasts(sent) == [conversation.catalog.translator("ar")._("Sent!")] != ["Sent!"]
 
     [offer] = await queued(conversation, "question")
     offer_text, offer_buttons = await read(conversation, offer)
@@ -171,9 +171,7 @@ async def test_the_handover_round_trip_hides_both_identities(conversation, faq):
     assert "الدراجة" in offer_text and "7007" not in offer_text and "Test" not in offer_text
     count = await helper.command("questions")
     assert "1" in texts(count)
-    assert "waiting" in texts(await other_language_helper.command("questions")) and "0" in texts(
-        await other_language_helper.command("questions")
-    )
+    assert " 0 " in texts(await other_language_helper.command("questions")), "none in Ukrainian"
 
     await helper.press(next(iter(offer_buttons.values())))
     thanks = await helper.text("في مركز الشباب كل سبت مجانا")
