@@ -9,7 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benches import search, throughput
+from benches import broadcast, search, throughput
 
 RESULTS = Path(__file__).with_name("results.md")
 
@@ -26,6 +26,7 @@ def main() -> None:
     ]
     lines = header + asyncio.run(throughput.run())
     lines += ["", *asyncio.run(search.run())]
+    lines += ["", *asyncio.run(broadcast.run())]
     report = "\n".join(lines) + "\n"
     print(report)
     RESULTS.write_text(report)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -66,6 +67,10 @@ def build_application(settings: Settings, token: str) -> Application:
         deliveries.start()
         broadcasts.start()
         await publish_commands(application, catalog)
+        # What start-up built (modules, catalogs, mappers) lives as long as the process: keep it
+        # out of the garbage collector's full passes, which otherwise stall sending (benches/).
+        gc.collect()
+        gc.freeze()
         logger.info("Passaparola is up as @%s", application.bot.username)
 
     async def post_shutdown(application: Application) -> None:

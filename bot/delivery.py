@@ -79,9 +79,9 @@ class DeliveryPolicy:
     """How fast and how persistently the worker sends."""
 
     rate: float = 25.0  # messages per second, evenly spaced; 0 means no limit
-    # Sends a late event loop may make up at once, in seconds' worth: the timer's lateness is not
-    # lost to the rate, yet no second ever holds more than rate × (1 + catch_up) + 1 sends.
-    # Below 100 messages/s this is less than one message: no bursts at all.
+    # Sends may go out together, this many seconds' worth: the event loop wakes less often and
+    # its lateness is not lost to the rate; yet no second ever holds more than
+    # rate × (1 + 1.5 × catch_up) + 1 sends. Below 200 messages/s: one at a time, no bursts.
     catch_up: float = 0.01
     batch_size: int = 50  # due rows leased per claim
     max_in_flight: int = 16  # sends not yet answered and recorded: at most these repeat on a crash
@@ -90,6 +90,7 @@ class DeliveryPolicy:
     lease: timedelta = timedelta(minutes=2)  # a crashed worker's batch is claimable after this
     lease_margin: timedelta = timedelta(seconds=30)  # no send starts this close to the lease end
     idle_interval: float = 1.0  # seconds between looks at an empty queue
+    commit_gather: float = 0.005  # seconds a commit waits for more outcomes to write with it
     housekeeping_interval: float = 300.0  # seconds between housekeeping runs
 
 
@@ -113,8 +114,15 @@ class DeliveryWorker:
         self.policy = policy or DeliveryPolicy()
         self.clock = clock
         rate = self.policy.rate
-        burst = max(1.0, rate * self.policy.catch_up)
-        self._limiter = AsyncLimiter(burst, burst / rate) if rate > 0 else None
+        # Sends are let through in blocks, one block every block/rate seconds: at high rates the
+        # event loop then wakes once per block instead of once per message (measured in benches/:
+        # a fifth less CPU per send). Room for half a block more absorbs the timer's lateness.
+        # Below 200 messages/s a block is one message, and there is no extra room: no bursts.
+        self._block = max(1, int(rate * self.policy.catch_up))
+        room = self._block * 1.5 if self._block > 1 else 1
+        self._limiter = AsyncLimiter(room, room / rate) if rate > 0 else None
+        self._tickets = 0  # sends left in the current block
+        self._limiter_line = asyncio.Lock()  # one send waits on the limiter, the rest behind it
         self._slots = asyncio.Semaphore(self.policy.max_in_flight)
         self._in_flight: set[asyncio.Task[None]] = set()
         self._resume_at = 0.0  # event-loop time before which nothing is sent (429)
@@ -123,7 +131,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._housekeeping: list[Housekeeping] = []
         self._next_housekeeping = 0.0
-        self._outcomes = GroupCommit(sessionmaker)
+        self._outcomes = GroupCommit(sessionmaker, self.policy.commit_gather)
 
     # --- lifecycle ----------------------------------------------------------------------
 
@@ -339,7 +347,11 @@ class DeliveryWorker:
                         await self._stopping.wait()
                 continue
             if self._limiter is not None:
-                await self._limiter.acquire()
+                async with self._limiter_line:
+                    if not self._tickets:
+                        await self._limiter.acquire(self._block)
+                        self._tickets = self._block
+                    self._tickets -= 1
             if self._resume_at <= loop.time():  # no 429 arrived while we waited for the limiter
                 return True
         return False
@@ -416,16 +428,18 @@ class _Outcome:
 class GroupCommit:
     """Writes send outcomes durably, batching those that arrive while a commit is under way.
 
-    The first caller with nothing being written becomes the writer: it commits everything pending,
-    then whatever piled up meanwhile, until nothing is left. Each caller returns once its own
-    outcome is committed (or raises if it could not be). One bad outcome spoils no other: a failed
-    group is written again one outcome at a time.
+    Callers take turns to write (a FIFO lock). Whoever's turn it is and finds their own outcome
+    not yet written waits `gather` seconds for company, then commits everything pending in one
+    transaction; the others whose outcomes that included just return. Each caller returns once its
+    own outcome is committed (or raises if it could not be). One bad outcome spoils no other: a
+    failed group is written again one outcome at a time.
     """
 
-    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessionmaker: async_sessionmaker[AsyncSession], gather: float = 0.0) -> None:
         self.sessionmaker = sessionmaker
+        self.gather = gather
         self._pending: list[_Outcome] = []
-        self._writing = False
+        self._turn = asyncio.Lock()
 
     async def sent(self, delivery_id: int, now: datetime) -> None:
         """Record that the channel accepted the delivery."""
@@ -437,29 +451,28 @@ class GroupCommit:
 
     async def _record(self, outcome: _Outcome) -> None:
         self._pending.append(outcome)
-        if not self._writing:
-            await self._write_pending()
+        async with self._turn:
+            if not outcome.done.done():
+                if self.gather > 0:
+                    await asyncio.sleep(self.gather)
+                group, self._pending = self._pending, []
+                await self._write_group(group)
         await outcome.done
 
-    async def _write_pending(self) -> None:
-        self._writing = True
-        group: list[_Outcome] = []
+    async def _write_group(self, group: list[_Outcome]) -> None:
         try:
-            while self._pending:
-                group, self._pending = self._pending, []
-                try:
-                    await self._write(group)
-                except Exception:
-                    for outcome in group:
-                        await self._write_alone(outcome)
-                else:
-                    for outcome in group:
-                        _settle(outcome.done)
-        finally:
-            self._writing = False
-            for outcome in group + self._pending:  # the writer was cancelled mid-way
+            try:
+                await self._write(group)
+            except Exception:
+                for outcome in group:
+                    await self._write_alone(outcome)
+            else:
+                for outcome in group:
+                    _settle(outcome.done)
+        except BaseException:  # cancelled mid-way: nobody else will write these
+            for outcome in group:
                 outcome.done.cancel()
-            self._pending = []
+            raise
 
     async def _write(self, group: list[_Outcome]) -> None:
         async with self.sessionmaker() as session:

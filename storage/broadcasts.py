@@ -146,7 +146,9 @@ class BroadcastRepository:
     def _audience(self, audience: Audience, now: datetime) -> list[ColumnElement[bool]]:
         """Reachable (active, consented, not muted, on Telegram) people in the segment."""
         reachable: list[ColumnElement[bool]] = [
-            User.channel == "telegram",
+            # `|| ''` keeps SQLite from walking the (channel, channel_user_id) index, which holds
+            # nearly every user, instead of the id range a fan-out window asks for.
+            User.channel + "" == "telegram",
             User.status == UserStatus.ACTIVE,
             User.consented_at.is_not(None),
             User.muted.is_(False),
