@@ -7,17 +7,16 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from urllib.parse import urlencode
 
-from storage.deliveries import DeliveryRepository
-from storage.search import SearchIndex
-
 from bot.router import Expired, Router, callback
 from bot.turn import Command, Key, Message, Reply, Toast, Turn
 from handlers.cards import card_text
 from handlers.keyboards import back_to_menu
 from handlers.vocabulary import CATEGORIES, SKILLS, category_label, skill_label
+from storage.deliveries import DeliveryRepository
 from storage.flows import FlowRepository
 from storage.models import Schedule, utcnow
 from storage.opportunities import WHEN_FILTERS, Filters, OpportunityRepository, Page
+from storage.search import SearchIndex
 
 router = Router()
 
