@@ -12,6 +12,7 @@ from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot.broadcasts import BroadcastService
+from bot.channels.bot_api import AiohttpRequest
 from bot.channels.telegram import CHANNEL, PerChatUpdateProcessor, TelegramChannel, TelegramSender
 from bot.conversation import Conversation
 from bot.delivery import DeliveryPolicy, DeliveryWorker
@@ -88,6 +89,8 @@ def build_application(settings: Settings, token: str) -> Application:
         .base_url(f"{settings.bot_api_url}/bot")
         .base_file_url(f"{settings.bot_api_url}/file/bot")
         .rate_limiter(rate_limiter)
+        .request(AiohttpRequest(MAX_CONCURRENT_UPDATES * 2))  # httpx costs ~10x the CPU per call
+        .get_updates_request(AiohttpRequest(1))
         .concurrent_updates(PerChatUpdateProcessor(max_running=MAX_CONCURRENT_UPDATES))
         .post_init(post_init)
         .post_shutdown(post_shutdown)
