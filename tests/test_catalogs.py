@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gettext
 import re
 import shutil
 import subprocess
@@ -76,7 +77,11 @@ def test_catalog_is_complete_and_passes_babels_checkers(locale):
 def test_plural_forms_follow_the_locales_rules(locale):
     catalog = read_catalog(po_path(locale))
 
-    assert catalog.num_plurals == get_plural(locale).num_plurals
+    rules = get_plural(locale)
+    assert catalog.num_plurals == rules.num_plurals
+    counts = [*range(1200), 1_000_000, 2_000_000, 1_000_001]
+    catalog_form, cldr_form = gettext.c2py(catalog.plural_expr), gettext.c2py(rules.plural_expr)
+    assert [catalog_form(n) for n in counts] == [cldr_form(n) for n in counts]
     for message in catalog:
         if message.pluralizable:
             assert len(message.string) == catalog.num_plurals
