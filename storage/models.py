@@ -74,6 +74,12 @@ class User(Base):
     muted: Mapped[bool] = mapped_column(
         default=False, server_default=false()
     )  # no staff announcements (broadcasts); reminders still arrive
+    referral_code: Mapped[str | None] = mapped_column(
+        String(16), unique=True
+    )  # random, made on first share; the link carries it, never the account id
+    public_name: Mapped[str | None] = mapped_column(
+        String(64)
+    )  # the name the person chose to be thanked by in staff's reach figures; None = pseudonym
 
 
 class UserSkill(Base):
@@ -451,3 +457,97 @@ class RoleInvite(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Referral(Base):
+    """Who brought whom: one row per person who arrived through someone's link (first one wins)."""
+
+    __tablename__ = "referrals"
+
+    receiver_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    referrer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(1))  # o opportunity, s service, i invite to the bot
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Share(Base):
+    """A card someone posted into a chat through inline mode (anonymous once they are gone)."""
+
+    __tablename__ = "shares"
+    __table_args__ = (Index("ix_shares_kind_item_id", "kind", "item_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sharer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(1))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LinkOpen(Base):
+    """Someone opened a shared card's link: once per person and card, with the chain's depth.
+
+    `depth` counts the hops from the first sharer: 1 for a friend of the sharer, 2 for a friend
+    of that friend, and so on. Rows outlive a /forget as anonymous totals (opener set to NULL).
+    """
+
+    __tablename__ = "link_opens"
+    __table_args__ = (
+        UniqueConstraint("opener_id", "kind", "item_id"),
+        Index("ix_link_opens_kind_item_id", "kind", "item_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    opener_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    referrer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(1))
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    depth: Mapped[int] = mapped_column(Integer, default=1)
+    new_user: Mapped[bool] = mapped_column(default=False)
+    locale: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class SubmissionStatus(enum.StrEnum):
+    """pending → approved (published as an opportunity) or rejected (with a reason)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Submission(Base):
+    """An opportunity a peer told us about, waiting for a moderator. Links stay plain text."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_status", "status"),
+        Index("ix_submissions_submitter_id_created_at", "submitter_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submitter_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    locale: Mapped[str] = mapped_column(String(16))  # the language it was written in
+    title: Mapped[str] = mapped_column(String(200))
+    what: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(300))
+    timing: Mapped[str] = mapped_column(String(200))
+    contact: Mapped[str] = mapped_column(String(200))
+    status: Mapped[SubmissionStatus] = mapped_column(
+        _enum(SubmissionStatus), default=SubmissionStatus.PENDING
+    )
+    reason: Mapped[str | None] = mapped_column(String(32))  # a code from the reasons list
+    moderator_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    opportunity_id: Mapped[int | None] = mapped_column(
+        ForeignKey("opportunities.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
