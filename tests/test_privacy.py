@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from bot.conversation import Conversation
 from bot.housekeeping import purge_inactive_users, purge_relayed_questions
@@ -118,3 +121,20 @@ async def test_mydata_sends_everything_about_the_person_and_nothing_about_others
     assert data["questions_to_volunteers"][0]["question"] == "أين أتعلم الشطرنج"
     assert "9200001" not in document.content.decode() and "music" not in document.content.decode()
     assert "/forget" in document.caption
+
+
+async def test_sql_parameters_stay_out_of_errors_and_logs(conversation, caplog):
+    secret = "Amira-secret-8177"
+    caplog.set_level(logging.INFO, logger="sqlalchemy.engine")
+    async with conversation.sessionmaker() as session:
+        session.add(User(channel="telegram", channel_user_id="9300001", public_name=secret))
+        await session.commit()
+    async with conversation.sessionmaker() as session:
+        session.add(User(channel="telegram", channel_user_id="9300001", public_name=secret))
+        with pytest.raises(IntegrityError) as failure:
+            await session.commit()
+
+    assert "INSERT INTO users" in str(failure.value), "the statement itself is still reported"
+    assert secret not in str(failure.value)
+    assert any("INSERT INTO users" in record.getMessage() for record in caplog.records)
+    assert secret not in caplog.text
