@@ -9,11 +9,18 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from bot.content import ContentError, import_pack, load_pack
+from bot.content import PROGRESS_FROM, ContentError, import_pack, load_pack, progress_bar
+from bot.i18n import SHIPPED_LOCALES
 from storage.db import create_engine, create_sessionmaker, migrate
-from storage.models import Opportunity, OpportunityText, Organisation
+from storage.faq import FaqRepository
+from storage.models import FaqEntry, FaqText, Opportunity, OpportunityText, Organisation, Signup
+from storage.opportunities import OpportunityRepository
+from storage.questions import QuestionRepository
+from storage.users import UserRepository
+from tests.support.chat import Person, texts
 
 ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_PACK = ROOT / "content" / "cesena.yaml"
 HEADER = ",".join(
     ("id", "organisation", "organisation_name", "city", "category", "skills", "languages", "area",
      "when", "capacity", "title_it", "title_en", "description_it")
@@ -176,3 +183,85 @@ def test_service_and_faq_errors_name_the_file_line_and_field(tmp_path):
     assert f"{path}, line 8, field services.0.phone" in report
     assert f"{path}, line 14, field faq.0.answer.xx" in report
     assert "'xx' is not a shipped locale" in report
+
+
+def test_the_sample_pack_speaks_every_shipped_language():
+    pack = load_pack(SAMPLE_PACK)
+    everywhere = set(SHIPPED_LOCALES)
+
+    titled = [entry.id for entry in pack.opportunities if everywhere <= set(entry.title)]
+    answered = [
+        item.id
+        for item in pack.faq
+        if everywhere <= {locale for locale, text in item.question.items() if text.strip()}
+        and everywhere <= {locale for locale, text in item.answer.items() if text.strip()}
+    ]
+
+    assert len(titled) >= 30, f"only {len(titled)} opportunities have a title in every language"
+    assert len(answered) >= 40, f"only {len(answered)} FAQ entries are answered in every language"
+
+
+def csv_rows(count: int) -> list[str]:
+    """A header and `count` distinct opportunities."""
+    return [HEADER, *(GOOD_ROWS[1].replace("tandem,", f"tandem-{n},", 1) for n in range(count))]
+
+
+@pytest.mark.parametrize("rows", [PROGRESS_FROM - 1, PROGRESS_FROM])
+async def test_a_large_import_shows_a_progress_bar_and_a_small_one_does_not(
+    settings, tmp_path, capsys, rows
+):
+    pack = load_pack(write(tmp_path, "city.csv", csv_rows(rows)))
+    engine = create_engine(settings.database_url)
+    await migrate(engine)
+    async with create_sessionmaker(engine)() as session:
+        report = await import_pack(session, pack, progress_bar)
+        await session.commit()
+    await engine.dispose()
+
+    shown = capsys.readouterr().err
+    assert report.created == rows
+    if rows < PROGRESS_FROM:
+        assert shown == ""
+    else:
+        frames = shown.split("\r")[1:]
+        assert len(frames) == rows, "one update per row, redrawn in place"
+        assert frames[0].startswith("[...") and frames[0].endswith(f"] 1/{rows}")
+        assert frames[rows // 2].startswith("[###############...")
+        assert frames[-1] == f"[{'#' * 30}] {rows}/{rows}\n", "the bar ends full, on its own line"
+
+
+async def test_reimporting_the_sample_pack_keeps_promoted_answers_and_sign_ups(conversation):
+    async def import_sample() -> None:
+        async with conversation.sessionmaker() as session:
+            await import_pack(session, load_pack(SAMPLE_PACK))
+            await session.commit()
+
+    await import_sample()
+    person = Person(conversation, user_id="5001", language_code="it")
+    await person.onboard("it")
+    async with conversation.sessionmaker() as session:
+        walk = await OpportunityRepository(session).by_external_id("passeggiate-interculturali")
+        assert walk is not None
+    await person.press(f"vol:yes:{walk}:all-0")
+    question, answer = "Dove gioco a scacchi la domenica?", "Al circolo Torre Bianca, alle 15."
+    async with conversation.sessionmaker() as session:
+        asker = await UserRepository(session).create("telegram", "5002", "it")
+        item = await QuestionRepository(session).create(asker.id, "it", question)
+        item.answer = answer
+        await FaqRepository(session).save(
+            None, "education", "it", {"it": (question, [], answer)}, promoted_from=item.id
+        )
+        await session.commit()
+        entries_before = await session.scalar(select(func.count()).select_from(FaqEntry))
+
+    await import_sample()
+
+    async with conversation.sessionmaker() as session:
+        assert await session.scalar(select(func.count()).select_from(FaqEntry)) == entries_before
+        kept = await session.scalar(
+            select(FaqText.answer).join(FaqEntry).where(FaqEntry.promoted_from == item.id)
+        )
+        [signup] = list(await session.scalars(select(Signup)))
+    assert kept == answer
+    assert (signup.opportunity_id, signup.withdrawn_at) == (walk, None)
+    assert answer in texts(await person.command("ask", question)), "people still get the answer"
