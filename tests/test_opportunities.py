@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
+from bot.channels.telegram import TelegramSender
 from bot.conversation import Conversation
+from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.i18n import FIRST_STRONG_ISOLATE
 from handlers.notifications import render
-from storage.models import Delivery, DeliveryStatus, OpportunityStatus, Signup, User
+from storage.db import create_engine, create_sessionmaker
+from storage.models import (
+    Delivery,
+    DeliveryStatus,
+    Opportunity,
+    OpportunityStatus,
+    Schedule,
+    Signup,
+    User,
+    utcnow,
+)
 from storage.opportunities import OpportunityData, OpportunityRepository
+from tests.support.broadcasts import ManualClock
 from tests.support.chat import Person, buttons, messages, texts, toasts
 from tests.support.opportunities import City, make_coordinator, seed_city
 
@@ -362,3 +377,140 @@ async def test_a_closed_opportunity_is_no_longer_open_for_a_stale_card(conversat
 
     assert "no longer open" in texts(replies)
     assert [m.edit for m in messages(replies)] == [True]
+
+
+async def publish(conversation: Conversation, city: City, title: str, **values: object) -> int:
+    """Publish one more opportunity (a food one in the city centre unless told otherwise)."""
+    fields: dict[str, object] = {
+        "organisation_id": city.organisations["ponte"],
+        "category": "food",
+        "source_locale": "it",
+        "city": "Cesena",
+        "texts": {"it": (title, "", "")},
+        "area_id": city.areas["Centro storico"],
+    }
+    async with conversation.sessionmaker() as session:
+        repository = OpportunityRepository(session, conversation.settings.zone)
+        opportunity_id, _ = await repository.save(
+            OpportunityData(**{**fields, **values}),  # type: ignore[arg-type]
+            status=OpportunityStatus.PUBLISHED,
+        )
+        await repository.notify_followers(opportunity_id)
+        await session.commit()
+    return opportunity_id
+
+
+async def test_past_one_off_opportunities_expire_and_the_rest_stay_published(conversation, city):
+    async with conversation.sessionmaker() as session:
+        expired = await OpportunityRepository(session).expire_past()
+        await session.commit()
+    async with conversation.sessionmaker() as session:
+        statuses = {
+            name: (await session.get_one(Opportunity, opportunity_id)).status
+            for name, opportunity_id in city.opportunities.items()
+        }
+
+    assert expired == 1
+    assert statuses.pop("past") is OpportunityStatus.EXPIRED
+    assert set(statuses.values()) == {OpportunityStatus.PUBLISHED}, "future and weekly ones stay"
+
+
+async def test_this_week_lists_one_off_activities_until_sunday_night_only(conversation, city):
+    local_now = utcnow().astimezone(conversation.settings.zone)
+    week_end = (local_now + timedelta(days=6 - local_now.weekday())).replace(
+        hour=23, minute=59, second=59
+    )  # Sunday night, city time, as the filter counts
+    once = {"category": "sport", "schedule": Schedule.ONCE}
+    await publish(
+        conversation,
+        city,
+        "Torneo stasera",
+        starts_at=local_now + (week_end - local_now) / 2,
+        **once,
+    )
+    await publish(
+        conversation, city, "Torneo di lunedì", starts_at=week_end + timedelta(minutes=2), **once
+    )
+    await publish(
+        conversation, city, "Torneo passato", starts_at=local_now - timedelta(hours=1), **once
+    )
+    person = await newcomer(conversation)
+
+    this_week = await person.press("vol:list:sport-0-wweek")
+    any_time = await person.press("vol:list:sport-0")
+
+    assert listed(this_week) == ["Torneo stasera"]
+    assert sorted(listed(any_time)) == ["Torneo di lunedì", "Torneo stasera"]
+
+
+async def test_an_area_follow_hears_only_of_opportunities_in_that_area(conversation, city):
+    person = await newcomer(conversation)
+    vigne = city.areas["Vigne"]
+    followed = await person.press(f"vol:follow:food-0-a{vigne}")
+    assert "🔕 Stop following" in buttons(followed)
+
+    await publish(conversation, city, "Orto in Vigne", area_id=vigne)
+    await publish(conversation, city, "Mensa in Oltre Savio", area_id=city.areas["Oltre Savio"])
+    await publish(conversation, city, "Mensa senza quartiere", area_id=None)
+
+    [notice] = await deliveries(conversation, "opportunity")
+    assert "Orto in Vigne" in (await rendered(conversation, notice) or "")
+
+
+async def test_a_muted_person_who_signs_up_still_gets_the_reminder(conversation, city):
+    person = await newcomer(conversation)
+    async with conversation.sessionmaker() as session:
+        user = await session.scalar(select(User).where(User.channel_user_id == person.user_id))
+        assert user is not None
+        user.muted = True  # no announcements, please
+        await session.commit()
+    tomorrow_and_more = utcnow() + timedelta(days=3)
+    picnic = await publish(
+        conversation, city, "Picnic", schedule=Schedule.ONCE, starts_at=tomorrow_and_more
+    )
+
+    done = await person.press(f"vol:yes:{picnic}:all-0")
+
+    assert "I will remind you the day before." in texts(done)
+    [reminder] = await deliveries(conversation, "reminder")
+    assert (reminder.user_id, reminder.status) == (user.id, DeliveryStatus.QUEUED)
+    assert "⏰" in (await rendered(conversation, reminder) or "")
+
+
+async def test_a_reminder_queued_before_a_restart_is_delivered_after_it(
+    conversation, city, settings, served
+):
+    profile = served.playground.add_user("Amina", "en")
+    person = Person(conversation, user_id=str(profile["id"]))
+    await person.onboard("en")
+    picnic = await publish(
+        conversation, city, "Picnic", schedule=Schedule.ONCE, starts_at=utcnow() + timedelta(days=3)
+    )
+    await person.press(f"vol:yes:{picnic}:all-0")
+    sender = TelegramSender(served.playground.token, served.url)
+    await sender.initialize()
+    policy = DeliveryPolicy(rate=0, retry_backoff=timedelta(0))
+    before = DeliveryWorker(
+        conversation.sessionmaker, conversation.catalog, sender.send, policy=policy
+    )
+    await before.run_until_idle()
+
+    def reminders() -> list[str]:
+        chat = served.playground.transcript(profile["id"])
+        return [message["text"] for message in chat if "⏰" in message.get("text", "")]
+
+    assert reminders() == [], "not due yet"
+    [queued] = await deliveries(conversation, "reminder")
+    await conversation.sessionmaker.kw["bind"].dispose()  # the bot goes down
+
+    engine = create_engine(settings.database_url)  # and comes back on the same file
+    clock = ManualClock(queued.due_at.replace(tzinfo=utcnow().tzinfo))
+    after = DeliveryWorker(
+        create_sessionmaker(engine), conversation.catalog, sender.send, policy=policy, clock=clock
+    )
+    await after.run_until_idle()
+    await sender.shutdown()
+    await engine.dispose()
+
+    [reminder] = reminders()
+    assert "Picnic" in reminder and "tomorrow" in reminder
