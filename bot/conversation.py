@@ -12,7 +12,7 @@ from bot.clean import MAX_TEXT_LENGTH, clean
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import Catalog
 from bot.settings import Settings
-from bot.turn import Command, Event, Membership, Message, Reply, Text, Turn
+from bot.turn import Command, Event, InlineQuery, Membership, Message, Reply, Text, Turn
 from handlers import fallback, respond
 from storage.users import UserRepository
 
@@ -26,6 +26,8 @@ def cleaned(event: Event) -> Event:
             return replace(event, input=Text(clean(text)))
         case Command(name=name, args=args):
             return replace(event, input=Command(name, clean(args)))
+        case InlineQuery(query=query):
+            return replace(event, input=InlineQuery(clean(query)))
     return event
 
 

@@ -74,7 +74,21 @@ class Membership:
     joined: bool
 
 
-Input = Command | Text | Button | Photo | Unsupported | Membership
+@dataclass(frozen=True)
+class InlineQuery:
+    """Someone typed `@bot words` in any chat (or pressed a Share button): offer cards."""
+
+    query: str
+
+
+@dataclass(frozen=True)
+class InlineChosen:
+    """Someone posted one of our inline results into a chat: the result's id."""
+
+    result_id: str
+
+
+Input = Command | Text | Button | Photo | Unsupported | Membership | InlineQuery | InlineChosen
 
 
 @dataclass(frozen=True)
@@ -96,6 +110,7 @@ class Key:
     label: str
     data: str | None = None
     url: str | None = None
+    inline_query: str | None = None  # opens the chat picker, then posts the matching card there
 
 
 Keyboard = tuple[tuple[Key, ...], ...]
@@ -110,6 +125,7 @@ class Message:
     edit: bool = False
     to: str | None = None  # another user's chat on the same channel; None means this chat
     photo: str | None = None  # the channel's file id; a photo is always sent, never edited in
+    preview: bool = True  # False: links in the text are never previewed
 
 
 @dataclass(frozen=True)
@@ -135,7 +151,37 @@ class Document:
     caption: str = ""
 
 
-Reply = Message | Toast | CommandMenu | Document
+@dataclass(frozen=True)
+class Picture:
+    """An image made by the bot (a QR code, a chart), sent to this chat."""
+
+    filename: str
+    content: bytes
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class InlineCard:
+    """One inline result: a card that will be posted into the chat the user picked."""
+
+    result_id: str  # ASCII, <= 64 bytes, e.g. "o12"
+    title: str
+    description: str
+    text: str
+    keyboard: Keyboard = ()
+
+
+@dataclass(frozen=True)
+class InlineResults:
+    """The answer to an inline query; `start` is a button into the bot: (label, payload)."""
+
+    cards: tuple[InlineCard, ...]
+    personal: bool
+    cache_seconds: int
+    start: tuple[str, str] | None = None
+
+
+Reply = Message | Toast | CommandMenu | Document | Picture | InlineResults
 
 
 # --- the turn -------------------------------------------------------------------------------

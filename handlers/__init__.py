@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 from bot.router import Callback, Expired, Router, parse_callback
-from bot.turn import Button, Command, Membership, Photo, Reply, Text, Turn, Unsupported
+from bot.turn import (
+    Button,
+    Command,
+    InlineChosen,
+    InlineQuery,
+    Membership,
+    Photo,
+    Reply,
+    Text,
+    Turn,
+    Unsupported,
+)
 from handlers import (
     announcements,
     broadcast,
     fallback,
     help,
     menu,
+    moderation,
     notices,
     onboarding,
     organisation,
     posting,
     privacy,
     questions,
+    reach,
     roles,
     services,
     settings,
+    sharing,
+    submission_notices,
+    suggest,
     volunteer,
 )
 from storage.flows import FlowRepository
@@ -29,17 +45,22 @@ router.include(
     broadcast.router,
     help.router,
     menu.router,
+    moderation.router,
     onboarding.router,
     organisation.router,
     posting.router,
     privacy.router,
     questions.router,
+    reach.router,
     roles.router,
     services.router,
     settings.router,
+    sharing.router,
+    suggest.router,
     volunteer.router,
 )
-__all__ = ["notices", "respond"]  # notices registers how queued notifications are rendered
+# notices and submission_notices register how queued notifications are rendered
+__all__ = ["notices", "respond", "submission_notices"]
 
 # What someone who has not accepted the privacy notice yet may still do.
 BEFORE_CONSENT_COMMANDS = frozenset({"language", "help", "privacy", "forget", "mydata"})
@@ -48,8 +69,13 @@ BEFORE_CONSENT_BUTTONS = frozenset({"lang", "consent", "forget"})
 
 async def respond(turn: Turn) -> list[Reply]:
     """Answer one event: onboarding first, then the feature that owns the input."""
-    if isinstance(turn.event.input, Membership):
-        return await membership_changed(turn, turn.event.input.joined)
+    match turn.event.input:
+        case Membership(joined=joined):
+            return await membership_changed(turn, joined)
+        case InlineQuery(query=query):  # in any chat, before or after onboarding
+            return await sharing.inline_query(turn, query)
+        case InlineChosen(result_id=result_id):
+            return await sharing.inline_chosen(turn, result_id)
     if not turn.sender.is_private:
         return await fallback.group_chat(turn)
     event_input = turn.event.input

@@ -17,6 +17,8 @@ def command_descriptions(t: Translator) -> tuple[tuple[str, str], ...]:
         ("menu", t._("Show the main menu")),
         ("volunteer", t._("Volunteering opportunities near you")),
         ("find", t._("Search opportunities, e.g. /find cooking")),
+        ("invite", t._("Invite a friend: your link and a QR code")),
+        ("reach", t._("How far your sharing reached")),
         ("language", t._("Change the language")),
         ("help", t._("What I can do and how")),
         ("privacy", t._("What we store about you, and why")),

@@ -25,19 +25,25 @@ def back_to_menu(t: Translator) -> Keyboard:
     return ((Key("⬅️ " + t._("Back to menu"), callback("menu", "open")),),)
 
 
-def language_keyboard(suggested: str | None, columns: int = 2) -> Keyboard:
-    """Every shipped language by its native name; the suggested one first and alone on its row."""
+def language_keyboard(suggested: str | None, payload: str = "", columns: int = 2) -> Keyboard:
+    """Every shipped language by its native name; the suggested one first and alone on its row.
+
+    `payload` is a deep link the person came with, carried on to the card after onboarding.
+    """
+    extra = (payload,) if payload else ()
     codes = [code for code in SHIPPED_LOCALES if code != suggested]
-    keys = [Key(native_name(code), callback("lang", "set", code)) for code in codes]
+    keys = [Key(native_name(code), callback("lang", "set", code, *extra)) for code in codes]
     rows = [tuple(keys[i : i + columns]) for i in range(0, len(keys), columns)]
     if suggested:
-        rows.insert(0, (Key("✅ " + native_name(suggested), callback("lang", "set", suggested)),))
+        first = Key("✅ " + native_name(suggested), callback("lang", "set", suggested, *extra))
+        rows.insert(0, (first,))
     return tuple(rows)
 
 
-def consent_keyboard(t: Translator) -> Keyboard:
-    """Accept the privacy notice, or leave without anything stored."""
+def consent_keyboard(t: Translator, payload: str = "") -> Keyboard:
+    """Accept the privacy notice (then open the deep link, if any), or leave with nothing stored."""
+    extra = (payload,) if payload else ()
     return (
-        (Key("✅ " + t._("I agree, continue"), callback("consent", "yes")),),
+        (Key("✅ " + t._("I agree, continue"), callback("consent", "yes", *extra)),),
         (Key(t._("No thanks, delete my choice"), callback("consent", "no")),),
     )

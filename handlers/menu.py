@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
-
 from bot.router import Expired, Router
-from bot.turn import Key, Message, Reply, Turn
-from handlers import questions, services, volunteer
-from handlers.keyboards import back_to_menu
+from bot.turn import Reply, Turn
+from handlers import questions, services, sharing, volunteer
 from handlers.onboarding import show_menu
 from handlers.settings import show_settings
 from storage.flows import FlowRepository
@@ -39,19 +36,7 @@ async def menu_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
     if entry == "services":
         return await services.home(turn)
     if entry == "share":
-        return [share(turn)]
+        return await sharing.invite(turn, edit=True)
     if entry == "settings":
         return await show_settings(turn, edit=True)
     raise Expired
-
-
-def share(turn: Turn) -> Message:
-    """A link to Passaparola, and a button that passes it on to any chat."""
-    link = turn.event.bot_url
-    invitation = turn._("Passaparola helps newcomers find volunteering and local services.")
-    share_url = "https://t.me/share/url?" + urlencode({"url": link, "text": invitation})
-    text = "📣 " + turn._(
-        "Know someone who could use Passaparola? Send them this link: %(link)s", link=link
-    )
-    keyboard = ((Key("📤 " + turn._("Share with a friend"), url=share_url),), *back_to_menu(turn.t))
-    return Message(text, keyboard, edit=True)

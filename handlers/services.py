@@ -12,6 +12,7 @@ from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Turn
 from handlers.cards import language_name_in
 from handlers.keyboards import back_to_menu
+from handlers.share_buttons import share_keys
 from handlers.vocabulary import SERVICE_CATEGORIES, service_category_label
 from storage.models import Service
 from storage.services import ServiceRepository
@@ -120,11 +121,7 @@ async def show(turn: Turn, service_id: int, back: str, *, edit: bool = True) -> 
         links.append(Key("🌐 " + turn._("Website"), url=service.website))
     if links:
         rows.append(tuple(links))
-    link = f"{turn.event.bot_url}?start=s{service.id}"
-    share = "https://t.me/share/url?" + urlencode(
-        {"url": link, "text": service_text(turn.t, service, "name")[1]}
-    )
-    rows.append((Key("📤 " + turn._("Share"), url=share),))
+    rows.append(await share_keys(turn, "s", service.id))
     target = callback("svc", "cat", back) if back in SERVICE_CATEGORIES else callback("svc", "home")
     rows.append((Key("⬅️ " + turn._("Back"), target),))
     return [Message(service_card(turn, service), tuple(rows), edit=edit)]

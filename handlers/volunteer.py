@@ -5,12 +5,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from urllib.parse import urlencode
 
 from bot.router import Expired, Router, callback
 from bot.turn import Command, Key, Message, Reply, Toast, Turn
 from handlers.cards import card_text
 from handlers.keyboards import back_to_menu
+from handlers.share_buttons import share_keys
 from handlers.vocabulary import CATEGORIES, SKILLS, category_label, skill_label
 from storage.deliveries import DeliveryRepository
 from storage.flows import FlowRepository
@@ -368,7 +368,7 @@ async def show_card(
         rows.append(
             (Key("🙋 " + turn._("I'm interested"), callback("vol", "join", card.id, back)),)
         )
-    rows.append((Key("📤 " + turn._("Share"), url=share_url(turn, card.id)),))
+    rows.append(await share_keys(turn, "o", card.id))
     rows.append(
         (
             Key(
@@ -381,13 +381,6 @@ async def show_card(
     if signup is not None and signup.withdrawn_at is None:
         text = "✅ " + turn._("You are signed up.") + "\n\n" + text
     return [Message(text, tuple(rows), edit=edit)]
-
-
-def share_url(turn: Turn, opportunity_id: int) -> str:
-    """A t.me/share link carrying the deep link that opens this card."""
-    link = f"{turn.event.bot_url}?start=o{opportunity_id}"
-    invitation = turn._("Have a look at this volunteering opportunity:")
-    return "https://t.me/share/url?" + urlencode({"url": link, "text": invitation})
 
 
 def gone(turn: Turn, back: str) -> Message:

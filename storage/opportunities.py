@@ -166,6 +166,16 @@ class OpportunityRepository:
         )
         return {category: count for category, count in rows.all()}
 
+    async def newest(self, limit: int) -> list[int]:
+        """The ids of the most recently added open opportunities."""
+        rows = await self.session.scalars(
+            select(Opportunity.id)
+            .where(self._open(utcnow()))
+            .order_by(Opportunity.id.desc())
+            .limit(limit)
+        )
+        return list(rows)
+
     async def areas(self) -> list[tuple[int, str]]:
         """Every area, by name."""
         rows = await self.session.execute(select(Area.id, Area.name).order_by(Area.name))

@@ -169,7 +169,7 @@ async def test_a_translated_card_shows_every_detail_in_the_readers_language(conv
     assert f"{FIRST_STRONG_ISOLATE}+39 0547 000 100" in text
     assert "العربية" in text and "Italiano" in text, "languages spoken, by native name"
     assert "(in" not in text and "الإيطالية" not in text
-    assert len(buttons(replies)) == 3  # I'm interested · Share · Back
+    assert len(buttons(replies)) == 4  # I'm interested · Share (inline) · Send the link · Back
 
 
 async def test_an_untranslated_card_falls_back_to_the_source_marked_with_its_language(

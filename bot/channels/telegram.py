@@ -19,8 +19,13 @@ from telegram import (
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InlineQueryResultsButton,
     InputFile,
+    InputTextMessageContent,
+    LinkPreviewOptions,
     Update,
+    User,
 )
 from telegram import (
     Message as TelegramMessage,
@@ -51,11 +56,15 @@ from bot.turn import (
     CommandMenu,
     Document,
     Event,
+    InlineChosen,
+    InlineQuery,
+    InlineResults,
     Input,
     Keyboard,
     Membership,
     Message,
     Photo,
+    Picture,
     Reply,
     Sender,
     Text,
@@ -136,6 +145,9 @@ class TelegramChannel:
                 await update.callback_query.answer()
             return
         replies = await self.conversation.handle(event)
+        if update.inline_query is not None:
+            await self.answer_inline(update, replies)
+            return
         await self.deliver(context, event, update.callback_query, replies)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -147,7 +159,14 @@ class TelegramChannel:
     def to_event(self, update: Update, bot_username: str) -> Event | None:
         """What the user did, or None when the update needs no answer."""
         user, chat = update.effective_user, update.effective_chat
-        if user is None or user.is_bot or chat is None:
+        if user is None or user.is_bot:
+            return None
+        if update.inline_query is not None:
+            return self._inline_event(user, InlineQuery(update.inline_query.query), bot_username)
+        if update.chosen_inline_result is not None:
+            chosen = InlineChosen(update.chosen_inline_result.result_id)
+            return self._inline_event(user, chosen, bot_username)
+        if chat is None:
             return None
         private = chat.type == ChatType.PRIVATE
         if update.my_chat_member is not None:
@@ -175,7 +194,51 @@ class TelegramChannel:
         )
         return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
 
+    @staticmethod
+    def _inline_event(user: User, event_input: Input, bot_username: str) -> Event:
+        """Inline mode happens in someone else's chat: the sender is the person typing."""
+        sender = Sender(
+            channel=CHANNEL,
+            user_id=str(user.id),
+            chat_id=str(user.id),
+            language_code=user.language_code,
+            first_name=user.first_name,
+            username=user.username or "",
+        )
+        return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
+
     # --- Reply -> Bot API ---------------------------------------------------------------
+
+    async def answer_inline(self, update: Update, replies: list[Reply]) -> None:
+        """Answer an inline query with our cards (an empty answer when there are none)."""
+        assert update.inline_query is not None
+        answer = next((reply for reply in replies if isinstance(reply, InlineResults)), None)
+        if answer is None:
+            await _quietly(update.inline_query.answer([], cache_time=0, is_personal=True))
+            return
+        results = [
+            InlineQueryResultArticle(
+                card.result_id,
+                card.title,
+                InputTextMessageContent(card.text),
+                reply_markup=inline_markup(card.keyboard),
+                description=card.description,
+            )
+            for card in answer.cards
+        ]
+        button = (
+            InlineQueryResultsButton(answer.start[0], start_parameter=answer.start[1])
+            if answer.start is not None
+            else None
+        )
+        await _quietly(
+            update.inline_query.answer(
+                results,
+                cache_time=answer.cache_seconds,
+                is_personal=answer.personal,
+                button=button,
+            )
+        )
 
     async def deliver(
         self,
@@ -195,6 +258,10 @@ class TelegramChannel:
             elif isinstance(reply, Document):
                 upload = InputFile(reply.content, filename=reply.filename)
                 await _quietly(context.bot.send_document(chat_id, upload, caption=reply.caption))
+            elif isinstance(reply, Picture):
+                upload = InputFile(reply.content, filename=reply.filename)
+                caption = reply.caption or None
+                await _quietly(context.bot.send_photo(chat_id, upload, caption=caption))
             elif isinstance(reply, CommandMenu) and not reply.commands:
                 await _quietly(context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id)))
             elif isinstance(reply, CommandMenu):
@@ -220,7 +287,9 @@ class TelegramChannel:
             and isinstance(pressed, TelegramMessage)
         ):
             try:
-                await pressed.edit_text(reply.text, reply_markup=markup)
+                await pressed.edit_text(
+                    reply.text, reply_markup=markup, link_preview_options=_preview(reply)
+                )
                 return
             except BadRequest as error:
                 if "not modified" in error.message:
@@ -289,10 +358,13 @@ class TelegramSender:
                 caption = {"caption": message.text} if message.text else {}
                 return await self.api.call("sendPhoto", photo | caption | markup)
             await self.api.call("sendPhoto", photo)
+        no_preview = {} if message.preview else {"link_preview_options": {"is_disabled": True}}
         *heads, last = split_text(message.text)
         for part in heads:
-            await self.api.call("sendMessage", {"chat_id": chat_id, "text": part})
-        return await self.api.call("sendMessage", {"chat_id": chat_id, "text": last} | markup)
+            await self.api.call("sendMessage", {"chat_id": chat_id, "text": part} | no_preview)
+        return await self.api.call(
+            "sendMessage", {"chat_id": chat_id, "text": last} | markup | no_preview
+        )
 
 
 @lru_cache(maxsize=1024)
@@ -319,10 +391,19 @@ async def post(bot: Bot, chat_id: int, message: Message) -> TelegramMessage:
                 chat_id, message.photo, caption=message.text or None, reply_markup=markup
             )
         await bot.send_photo(chat_id, message.photo)
+    preview = _preview(message)
     *heads, last = split_text(message.text)
     for part in heads:
-        await bot.send_message(chat_id, part)
-    return await bot.send_message(chat_id, last, reply_markup=markup)
+        await bot.send_message(chat_id, part, link_preview_options=preview)
+    return await bot.send_message(chat_id, last, reply_markup=markup, link_preview_options=preview)
+
+
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+
+
+def _preview(message: Message) -> LinkPreviewOptions | None:
+    """Telegram's default previews, or none at all when the message asks for none."""
+    return None if message.preview else NO_PREVIEW
 
 
 def delivery_error(error: TelegramError) -> DeliveryError:
@@ -391,7 +472,15 @@ def inline_markup(keyboard: Keyboard) -> InlineKeyboardMarkup | None:
         return None
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(key.label, callback_data=key.data, url=key.url) for key in row]
+            [
+                InlineKeyboardButton(
+                    key.label,
+                    callback_data=key.data,
+                    url=key.url,
+                    switch_inline_query=key.inline_query,
+                )
+                for key in row
+            ]
             for row in keyboard
         ]
     )

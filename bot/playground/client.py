@@ -100,6 +100,23 @@ class SimulatedUser:
                         return await self.press_data(message["message_id"], key["callback_data"])
         raise PlaygroundError(f"no button labelled {label!r} in the chat")
 
+    async def inline_query(self, query: str, timeout: float = 10) -> JSON:
+        """Type `@bot query` and wait for the bot's answer: {results, cache_time, is_personal}."""
+        query_id = await self.client.call("POST", "/inline", {"user_id": self.id, "query": query})
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            for event in await self.client.events(self.cursor, timeout=min(remaining, 10)):
+                self.cursor = event["seq"]
+                if event["type"] == "inline" and event["body"]["inline_query_id"] == query_id:
+                    return {"query_id": query_id, **event["body"]}
+        raise TimeoutError(f"the bot did not answer the inline query {query!r} in {timeout}s")
+
+    async def post_inline(self, answer: JSON, result_id: str, chat_id: int) -> JSON:
+        """Post one result of an inline answer into a chat (as the Telegram app does)."""
+        body = {"user_id": self.id, "query_id": answer["query_id"], "result_id": result_id,
+                "chat_id": chat_id}  # fmt: skip
+        return await self.client.call("POST", "/inline/choose", body)
+
     async def block(self, blocked: bool = True) -> None:
         """Block (or unblock) the bot."""
         await self.client.call("POST", "/block", {"user_id": self.id, "blocked": blocked})

@@ -35,6 +35,7 @@ def create_app(playground: Playground) -> web.Application:
             web.post("/api/edit", edit),
             web.post("/api/press", press),
             web.post("/api/inline", inline),
+            web.post("/api/inline/choose", choose_inline),
             web.post("/api/block", block),
             web.get("/api/chats/{chat_id}", chat),
             web.get("/api/events", events),
@@ -178,6 +179,16 @@ async def inline(request: web.Request) -> web.Response:
     return await _run(
         lambda p: p.user_inline_query(int(body["user_id"]), str(body.get("query", ""))), request
     )
+
+
+async def choose_inline(request: web.Request) -> web.Response:
+    """A user posts an inline result into a chat: {user_id, query_id, result_id, chat_id}."""
+    body = await _json(request)
+    return await _run(
+        lambda p: p.user_chooses_inline(int(body["user_id"]), str(body["query_id"]),
+                                        str(body["result_id"]), int(body["chat_id"])),
+        request,
+    )  # fmt: skip
 
 
 async def block(request: web.Request) -> web.Response:

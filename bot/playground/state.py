@@ -11,6 +11,7 @@ import asyncio
 import itertools
 import json
 import random
+import re
 import secrets
 import time
 from collections import Counter, deque
@@ -139,6 +140,7 @@ class Playground:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.callback_answers: dict[str, JSON] = {}
         self.inline_answers: dict[str, JSON] = {}
+        self._inline_queries: dict[str, tuple[int, str]] = {}  # query id -> (user id, query)
         self.faults: list[Fault] = []
         self.lean = lean
         self.received: Counter[int] = Counter()  # bot messages per chat (every mode)
@@ -254,8 +256,40 @@ class Playground:
         """The user types `@bot query` in any chat."""
         query_id = str(next(self._query_ids))
         body = {"id": query_id, "from": self._user(user_id), "query": query, "offset": ""}
+        self._inline_queries[query_id] = (user_id, query)
         await self._push_update("inline_query", body, chat_id=user_id)
         return query_id
+
+    async def user_chooses_inline(
+        self, user_id: int, query_id: str, result_id: str, chat_id: int
+    ) -> JSON:
+        """The user picks one of the bot's inline results: it is posted, "via @bot", into the
+        chat `chat_id` (a friend's chat here), and the bot hears chosen_inline_result."""
+        asker, query = self._inline_queries.get(query_id, (None, ""))
+        answer = self.inline_answers.get(query_id)
+        if asker != user_id or answer is None:
+            raise ApiError(400, "Bad Request: inline query not found or not answered yet")
+        result = next((r for r in answer["results"] if r.get("id") == result_id), None)
+        if result is None:
+            raise ApiError(400, "Bad Request: no such inline result")
+        if chat_id not in self.chats:
+            raise ApiError(400, "Bad Request: chat not found")
+        content = result.get("input_message_content") or {}
+        message: JSON = {
+            "message_id": self._next_message_id(chat_id),
+            "from": self._user(user_id),
+            "chat": self.chats[chat_id],
+            "date": _now(),
+            "text": _text(content.get("message_text")),
+            "via_bot": self.bot_user,
+        }
+        if result.get("reply_markup"):
+            message["reply_markup"] = _markup(result["reply_markup"])
+        self.messages.setdefault(chat_id, {})[message["message_id"]] = message
+        await self._event("message", chat_id, message)
+        chosen = {"result_id": result_id, "from": self._user(user_id), "query": query}
+        await self._push_update("chosen_inline_result", chosen, chat_id=None)
+        return message
 
     async def user_blocks(self, user_id: int, blocked: bool = True) -> None:
         """The user blocks (or unblocks) the bot; Telegram tells the bot with my_chat_member."""
@@ -436,14 +470,26 @@ class Playground:
     async def _api_answerinlinequery(self, params: JSON) -> bool:
         query_id = str(params.get("inline_query_id", ""))
         results = params.get("results")
-        if not isinstance(results, list):
-            raise ApiError(400, "Bad Request: results must be an array")
+        if not isinstance(results, list) or len(results) > 50:
+            raise ApiError(400, "Bad Request: results must be an array of at most 50 items")
+        ids = [str(result.get("id", "")) for result in results]
+        if len(set(ids)) != len(ids) or not all(1 <= len(i.encode()) <= 64 for i in ids):
+            raise ApiError(400, "Bad Request: RESULT_ID_INVALID")
+        for result in results:
+            _text(result.get("input_message_content", {}).get("message_text"))
+            _markup(result.get("reply_markup"))
+        button = params.get("button")
+        if button is not None and not START_PARAMETER.match(str(button.get("start_parameter"))):
+            raise ApiError(400, "Bad Request: START_PARAM_INVALID")
         self.inline_answers[query_id] = {
             "results": results,
             "cache_time": params.get("cache_time"),
             "is_personal": bool(params.get("is_personal")),
+            "button": button,
         }
-        await self._event("inline", None, {"inline_query_id": query_id, "results": results})
+        await self._event(
+            "inline", None, {"inline_query_id": query_id, **self.inline_answers[query_id]}
+        )
         return True
 
     async def _api_setmycommands(self, params: JSON) -> bool:
@@ -599,6 +645,9 @@ def _required_int(params: JSON, name: str) -> int:
     if value is None:
         raise ApiError(400, f"Bad Request: {name} is required")
     return value
+
+
+START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
 def _text(value: Any) -> str:
