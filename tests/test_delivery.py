@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from telegram.error import Forbidden
 
-from bot.channels.telegram import TelegramSender
-from bot.delivery import DeliveryPolicy, DeliveryWorker, Send
+from bot.channels.telegram import TelegramSender, delivery_error
+from bot.delivery import DeliveryPolicy, DeliveryWorker, RateLimited, Send
 from bot.i18n import Translator
 from bot.turn import Key, Message
 from handlers.notifications import renders
@@ -181,6 +182,54 @@ async def test_a_429_pauses_sending_and_the_message_is_sent_once_after_it(queue,
 
     assert all(queue.received(person) == ["Hello!"] for person in people)
     assert queue.served.playground.stats.errors == {429: 1}
+    assert await queue.counts() == DeliveryCounts(sent=8)
+
+
+async def test_a_deactivated_account_stops_the_user(queue):
+    gone, staying = await queue.recipients("en", "en")
+
+    async def send(chat_id: str, message: Message) -> object:
+        if chat_id == str(gone.chat_id):  # what the Bot API says about a deleted account
+            raise delivery_error(Forbidden("Forbidden: user is deactivated"))
+        return await queue.sender.send(chat_id, message)
+
+    await queue.enqueue([gone, staying])
+    await queue.worker(send=send).run_until_idle()
+    await queue.enqueue([gone], {"texts": {"en": "Still there?"}})
+    await queue.worker().run_until_idle()
+
+    assert await queue.status(gone) is UserStatus.STOPPED
+    assert await queue.status(staying) is UserStatus.ACTIVE
+    assert queue.received(staying) == ["Hello!"]
+    assert queue.sends() == 1, "nobody writes to the deleted account again"
+    assert await queue.counts() == DeliveryCounts(sent=1, blocked=2)
+
+
+async def test_a_429_holds_back_every_other_message_until_retry_after(queue, client):
+    people = await queue.recipients(*["en"] * 8)
+    await queue.enqueue(people)
+    await client.add_fault("429", method="sendMessage", chat_id=people[1].chat_id, retry_after=1)
+    loop = asyncio.get_running_loop()
+    started: list[float] = []
+    limited_at: list[float] = []
+
+    async def send(chat_id: str, message: Message) -> object:
+        started.append(loop.time())
+        try:
+            return await queue.sender.send(chat_id, message)
+        except RateLimited:
+            limited_at.append(loop.time())
+            raise
+
+    await queue.worker(
+        DeliveryPolicy(rate=0, batch_size=8, max_in_flight=4), send=send
+    ).run_until_idle()
+
+    [limited] = limited_at
+    later = [moment for moment in started if moment > limited]
+    assert len(later) >= 4, "the retry and the messages not yet started waited"
+    assert min(later) >= limited + 1, "nothing at all was sent during retry_after"
+    assert all(queue.received(person) == ["Hello!"] for person in people)
     assert await queue.counts() == DeliveryCounts(sent=8)
 
 
