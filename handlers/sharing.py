@@ -10,7 +10,7 @@ import io
 
 import segno
 
-from bot.router import Expired, Router, callback
+from bot.router import Router, callback
 from bot.turn import InlineCard, InlineResults, Key, Keyboard, Message, Picture, Reply, Turn
 from handlers import services, volunteer
 from handlers.cards import card_text
@@ -45,17 +45,21 @@ async def open_link(turn: Turn, link: Link, *, new_user: bool) -> list[Reply]:
     if link.kind == INVITE:
         text = "👋 " + turn._("Welcome! A friend invited you to Passaparola.")
         return [Message(text + "\n\n" + turn._("What would you like to do?"), main_menu(turn.t))]
-    await referrals.record_open(turn.user, link.kind, link.item_id, referrer, new_user=new_user)
     assert link.item_id is not None
+    if not await _is_available(turn, link.kind, link.item_id):
+        text = "⌛ " + turn._("What this link pointed to is no longer available.")
+        return [Message(text + "\n\n" + turn._("What would you like to do?"), main_menu(turn.t))]
+    await referrals.record_open(turn.user, link.kind, link.item_id, referrer, new_user=new_user)
     if link.kind == "s":
-        try:
-            return await services.show(turn, link.item_id, "home", edit=False)
-        except Expired:
-            pass
-    else:
-        return await volunteer.show_card(turn, link.item_id, "home", edit=False)
-    text = "⌛ " + turn._("What this link pointed to is no longer available.")
-    return [Message(text, main_menu(turn.t))]
+        return await services.show(turn, link.item_id, "home", edit=False)
+    return await volunteer.show_card(turn, link.item_id, "home", edit=False)
+
+
+async def _is_available(turn: Turn, kind: str, item_id: int) -> bool:
+    """The card still exists (and an opportunity is still open)."""
+    if kind == "s":
+        return await ServiceRepository(turn.session).get(item_id) is not None
+    return await OpportunityRepository(turn.session, turn.settings.zone).is_open(item_id)
 
 
 # --- inline mode -----------------------------------------------------------------------------
