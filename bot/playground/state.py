@@ -461,7 +461,7 @@ class Playground:
         if query_id not in self._open_queries:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired "
                                 "or query ID is invalid")  # fmt: skip
-        answer = {"text": params.get("text") or "", "show_alert": bool(params.get("show_alert"))}
+        answer = {"text": params.get("text") or "", "show_alert": _flag(params.get("show_alert"))}
         chat_id = self._open_queries.pop(query_id)
         self.callback_answers[query_id] = answer
         await self._event("answer", chat_id, {"callback_query_id": query_id, **answer})
@@ -483,8 +483,8 @@ class Playground:
             raise ApiError(400, "Bad Request: START_PARAM_INVALID")
         self.inline_answers[query_id] = {
             "results": results,
-            "cache_time": params.get("cache_time"),
-            "is_personal": bool(params.get("is_personal")),
+            "cache_time": _optional_int(params.get("cache_time")),
+            "is_personal": _flag(params.get("is_personal")),
             "button": button,
         }
         await self._event(
@@ -645,6 +645,11 @@ def _required_int(params: JSON, name: str) -> int:
     if value is None:
         raise ApiError(400, f"Bad Request: {name} is required")
     return value
+
+
+def _flag(value: Any) -> bool:
+    """A Bot API boolean, sent as JSON or as form text ("true")."""
+    return value is True or str(value).lower() in ("true", "1")
 
 
 START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
