@@ -1,8 +1,8 @@
 """Property-based attack: 10,000 generated updates thrown at the real Application.
 
-Random Unicode, random commands and payloads, random callback data, random update kinds. The
-Application must never raise, every private message must get a reply, and no privileged row may
-change.
+Random Unicode, random commands and payloads, random callback data, random update kinds, and
+now and then another bot as the sender. The Application must never raise, every private message
+from a person must get a reply, nothing from a bot may get one, and no privileged row may change.
 """
 
 from __future__ import annotations
@@ -53,19 +53,25 @@ def person(user_id: int) -> dict:
     return {"id": user_id, "is_bot": False, "first_name": "Fuzz", "language_code": "ar"}
 
 
+OTHER_BOT = {"id": 5_550_001, "is_bot": True, "first_name": "Relay", "username": "relay_bot"}
+
+
 def private_chat(user_id: int) -> dict:
     return {"id": user_id, "type": "private", "first_name": "Fuzz"}
 
 
-def message(user_id: int, chat: dict, **content: object) -> dict:
+def message(sender: dict, chat: dict, **content: object) -> dict:
     return {"message_id": next(message_ids), "date": 1_760_000_000, "chat": chat,
-            "from": person(user_id), **content}  # fmt: skip
+            "from": sender, **content}  # fmt: skip
 
 
 @st.composite
-def updates(draw: st.DrawFn, user_ids: list[int]) -> tuple[dict, int | None]:
-    """One update as Telegram would send it, and the private chat that must get a reply."""
+def updates(draw: st.DrawFn, user_ids: list[int]) -> tuple[dict, int | None, int | None]:
+    """One update as Telegram would send it, the private chat that must get a reply, and the
+    private chat that must get none (the sender was a bot)."""
     user_id = draw(st.sampled_from(user_ids))
+    from_bot = draw(st.sampled_from([False] * 9 + [True]))
+    sender = OTHER_BOT if from_bot else person(user_id)
     # A new group each time: one group's 20 messages a minute would pace the attack, not test it.
     group = {"id": draw(st.integers(-(10**12), -2)), "type": "supergroup", "title": "Fuzz group"}
     chat = draw(st.sampled_from([private_chat(user_id)] * 4 + [group]))
@@ -74,24 +80,24 @@ def updates(draw: st.DrawFn, user_ids: list[int]) -> tuple[dict, int | None]:
                                  "member", "inline", "forward"]))  # fmt: skip
     body: dict
     if kind == "text":
-        body = {"message": message(user_id, chat, text=draw(UNICODE) or "?")}
+        body = {"message": message(sender, chat, text=draw(UNICODE) or "?")}
     elif kind == "command":
         name = draw(st.sampled_from(COMMANDS))
         args = draw(st.one_of(PAYLOADS, UNICODE))
         text = f"/{name} {args}".strip()
         entity = {"type": "bot_command", "offset": 0, "length": len(name) + 1}
-        body = {"message": message(user_id, chat, text=text, entities=[entity])}
+        body = {"message": message(sender, chat, text=text, entities=[entity])}
     elif kind == "button":
         data = draw(st.one_of(
             st.text(max_size=90),
             st.builds(lambda action, args: ":".join([action, *args]), st.sampled_from(ACTIONS),
                       st.lists(st.from_regex(r"[A-Za-z0-9_-]{0,50}", fullmatch=True), max_size=4)),
         ))  # fmt: skip
-        pressed = message(0, chat, text="…")
-        pressed["from"] = {"id": 1, "is_bot": True, "first_name": "Passaparola"}
+        pressed = message({"id": 1, "is_bot": True, "first_name": "Passaparola"}, chat, text="…")
+        # Only people press buttons: Telegram sends no callback queries from bots.
         query = {"id": str(next(update_ids)), "from": person(user_id), "chat_instance": "1",
                  "message": pressed, "data": data}  # fmt: skip
-        return {"callback_query": query}, None
+        return {"callback_query": query}, None, None
     elif kind == "attachment":
         attachment = draw(st.sampled_from(ATTACHMENTS))
         content = {
@@ -104,36 +110,38 @@ def updates(draw: st.DrawFn, user_ids: list[int]) -> tuple[dict, int | None]:
             "contact": {"phone_number": "+390000", "first_name": "X"},
             "dice": {"emoji": "🎲", "value": 3},
         }[attachment]  # fmt: skip
-        body = {"message": message(user_id, chat, **{attachment: content})}
+        body = {"message": message(sender, chat, **{attachment: content})}
     elif kind == "edited":
-        body = {"edited_message": {**message(user_id, chat, text=draw(UNICODE) or "?"),
+        body = {"edited_message": {**message(sender, chat, text=draw(UNICODE) or "?"),
                                    "edit_date": 1_760_000_001}}  # fmt: skip
         private = False  # an edit is explained, not required to be answered
     elif kind == "channel":
         channel = {"id": -100_888, "type": "channel", "title": "News"}
         post = {"message_id": next(message_ids), "date": 1_760_000_000, "chat": channel,
                 "text": draw(UNICODE) or "?"}  # fmt: skip
-        return {"channel_post": post}, None
+        return {"channel_post": post}, None, None
     elif kind == "member":
         status = draw(st.sampled_from(["member", "kicked", "left", "administrator"]))
         old = draw(st.sampled_from(["member", "kicked", "left"]))
         me = {"id": 1, "is_bot": True, "first_name": "Passaparola"}
-        change = {"chat": chat, "from": person(user_id), "date": 1_760_000_000,
+        change = {"chat": chat, "from": sender, "date": 1_760_000_000,
                   "old_chat_member": {"status": old, "user": me, "until_date": 0},
                   "new_chat_member": {"status": status, "user": me, "until_date": 0}}  # fmt: skip
         if status == "administrator":
             change["new_chat_member"] |= {"can_be_edited": False, "is_anonymous": False,
                                           **dict.fromkeys(ADMIN_RIGHTS, False)}  # fmt: skip
-        return {"my_chat_member": change}, None
+        return {"my_chat_member": change}, None, user_id if private and from_bot else None
     elif kind == "inline":
-        inline = {"id": str(next(update_ids)), "from": person(user_id), "query": draw(UNICODE),
+        inline = {"id": str(next(update_ids)), "from": sender, "query": draw(UNICODE),
                   "offset": ""}  # fmt: skip
-        return {"inline_query": inline}, None
+        return {"inline_query": inline}, None, None
     else:  # a forwarded card with its deep link
         link = f"https://t.me/passaparola_demo_bot?start={draw(PAYLOADS)}"
         origin = {"type": "hidden_user", "sender_user_name": "Someone", "date": 1_760_000_000}
-        body = {"message": message(user_id, chat, text=link, forward_origin=origin)}
-    return body, user_id if private else None
+        body = {"message": message(sender, chat, text=link, forward_origin=origin)}
+    if from_bot:
+        return body, None, user_id if private else None
+    return body, user_id if private else None, None
 
 
 ADMIN_RIGHTS = ("can_manage_chat", "can_delete_messages", "can_manage_video_chats",
@@ -195,16 +203,21 @@ class Target:
                      suppress_health_check=list(HealthCheck))  # fmt: skip
 @given(batch=st.lists(updates(FUZZ_USERS), min_size=PER_BATCH, max_size=PER_BATCH))
 async def test_ten_thousand_generated_updates_never_crash_and_always_answer(
-    target: Target, caplog: pytest.LogCaptureFixture, batch: list[tuple[dict, int | None]]
+    target: Target,
+    caplog: pytest.LogCaptureFixture,
+    batch: list[tuple[dict, int | None, int | None]],
 ):
     playground = target.served.playground
     with caplog.at_level(logging.ERROR):
-        for body, must_answer in batch:
+        for body, must_answer, must_not_answer in batch:
             update = Update.de_json({"update_id": next(update_ids), **body}, target.bot.bot)
-            answered_before = len(playground.transcript(must_answer)) if must_answer else 0
+            watched = must_answer or must_not_answer
+            answered_before = len(playground.transcript(watched)) if watched else 0
             await target.bot.process_update(update)
             if must_answer is not None:
                 assert len(playground.transcript(must_answer)) > answered_before, body
+            if must_not_answer is not None:
+                assert len(playground.transcript(must_not_answer)) == answered_before, body
 
     assert target.failures == []
     assert [r.getMessage() for r in caplog.records if r.name.startswith(("bot", "handlers"))] == []

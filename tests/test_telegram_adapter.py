@@ -55,6 +55,19 @@ def test_commands_for_another_bot_are_not_ours():
     )
 
 
+def test_messages_from_other_bots_are_never_answered():
+    other_bot = User(8, "Spam Relay", is_bot=True, username="spam_relay_bot")
+    for chat, text in ((PRIVATE, "hello"), (PRIVATE, "/start o12_ab"),
+                       (GROUP, "/help@passaparola_demo_bot"),
+                       (GROUP, "hey @passaparola_demo_bot what is this?")):  # fmt: skip
+        from_a_person = message(chat=chat, text=text)
+        assert to_event(Update(1, message=from_a_person)) is not None, text
+        from_a_bot = Message(
+            1, NOW, chat, from_user=other_bot, text=text, entities=from_a_person.entities
+        )
+        assert to_event(Update(1, message=from_a_bot)) is None, text
+
+
 def test_service_messages_need_no_answer():
     pinned = message(pinned_message=message(text="pinned"))
     assert to_event(Update(1, message=pinned)) is None
