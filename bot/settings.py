@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     flood_max_updates: int = Field(default=20, ge=0)  # per person per FLOOD_PERIOD; 0 = off
     flood_period: float = Field(default=10.0, gt=0)  # seconds
     retention_days: int = Field(default=365, ge=1)  # inactive people are forgotten after this
+    submissions_per_day: int = Field(default=3, ge=1)  # opportunities one person may suggest a day
     timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
 
     @field_validator("admin_ids", mode="before")

@@ -54,7 +54,7 @@ def card_text(t: Translator, card: OpportunityCard, zone: ZoneInfo) -> str:
         lines += ["", t._("(in %(language)s)", language=language_name_in(text_locale, t.locale))]
     lines.append("")
     lines.append("🏢 " + t._("Organisation: %(name)s", name=card.organisation))
-    place = card.area + (f", {card.address}" if card.address else "")
+    place = ", ".join(part for part in (card.area, card.address) if part)
     lines.append("📍 " + t._("Where: %(place)s", place=place))
     when = when_text(t, card.schedule, card.starts_at, card.weekdays, card.start_time, zone)
     lines.append("🕒 " + t._("When: %(when)s", when=when))

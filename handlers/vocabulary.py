@@ -1,4 +1,4 @@
-"""Controlled lists: opportunity categories and skills. Codes are stored; labels are translated."""
+"""Controlled lists: categories, skills, rejection reasons. Codes are stored; labels translated."""
 
 from __future__ import annotations
 
@@ -84,6 +84,15 @@ SERVICE_ICONS: dict[str, str] = {
     "emergency": "🚨",
 }
 
+# Why a moderator turned down an opportunity a peer suggested (the code is stored).
+REJECTION_REASONS: dict[str, str] = {
+    "not_volunteering": N_("It is not a volunteering opportunity"),
+    "missing_details": N_("Important details are missing"),
+    "duplicate": N_("We already list it"),
+    "outside_city": N_("It is outside our city"),
+    "unsafe": N_("It is unsafe or inappropriate"),
+}
+
 
 def service_category_label(t: Translator, code: str) -> str:
     """A service category's icon and name in the reader's language."""
@@ -98,3 +107,8 @@ def category_label(t: Translator, code: str) -> str:
 def skill_label(t: Translator, code: str) -> str:
     """The skill's name in the reader's language."""
     return t._(SKILLS[code])
+
+
+def rejection_reason_label(t: Translator, code: str) -> str:
+    """Why a suggestion was turned down, in the reader's language."""
+    return t._(REJECTION_REASONS[code])

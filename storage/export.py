@@ -15,6 +15,7 @@ from storage.models import (
     HelperQuestion,
     OpportunityText,
     Signup,
+    Submission,
     User,
     UserArea,
     UserSkill,
@@ -26,7 +27,7 @@ def _when(moment: datetime | None) -> str | None:
 
 
 async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
-    """The person's profile, settings, sign-ups, follows and questions; no one else's data."""
+    """The person's profile, settings, sign-ups, follows, questions, suggestions; nobody else's."""
     areas = dict((await session.execute(select(Area.id, Area.name))).all())
     signups = list(await session.scalars(select(Signup).where(Signup.user_id == user.id)))
     titles = {
@@ -88,6 +89,23 @@ async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
             }
             for item in await session.scalars(
                 select(HelperQuestion).where(HelperQuestion.asker_id == user.id)
+            )
+        ],
+        "suggested_opportunities": [
+            {
+                "title": item.title,
+                "what": item.what,
+                "where": item.place,
+                "when": item.timing,
+                "contact": item.contact,
+                "language": item.locale,
+                "status": item.status.value,
+                "reason": item.reason,
+                "sent": _when(item.created_at),
+                "decided": _when(item.decided_at),
+            }
+            for item in await session.scalars(
+                select(Submission).where(Submission.submitter_id == user.id).order_by(Submission.id)
             )
         ],
         "open_conversation_step": flow.name if flow else None,

@@ -55,12 +55,18 @@ async def test_forget_leaves_nothing_about_the_person_in_any_table(conversation)
     await person.press(f"vol:yes:{city.opportunities['cleanup']}:all-0")  # + reminder, + notice
     await person.command("ask", "أين أتعلم الشطرنج")
     await person.press("ask:human")
+    await person.command("suggest")  # a suggestion waiting for moderators
+    for answer in ("مطبخ الحساء", "نطبخ للجيران", "ساحة السوق", "كل أحد", "@soup"):
+        await person.text(answer)
+    await person.press("sub:send")
     await person.press("menu:volunteer")  # an open flow
     async with conversation.sessionmaker() as session:
         user = await session.scalar(select(User).where(User.channel_user_id == PERSON_ID))
         assert user is not None
         user_id = user.id
-    assert len(await rows_mentioning(conversation, user_id)) >= 8, "the person left traces"
+    traces = await rows_mentioning(conversation, user_id)
+    assert len(traces) >= 8, "the person left traces"
+    assert any(trace.startswith("submissions:") for trace in traces), "including a suggestion"
 
     await person.command("forget")
     await person.press("forget:yes")
