@@ -11,6 +11,7 @@ from bot.turn import Membership
 from storage.db import create_engine, create_sessionmaker
 from storage.models import User, UserStatus
 from tests.support.chat import Person, buttons, command_menus, messages, texts, toasts
+from tests.support.opportunities import seed_city
 
 MAIN_MENU = {"menu:volunteer", "menu:ask", "menu:services", "menu:share", "menu:settings"}
 
@@ -52,6 +53,28 @@ async def test_settings_language_switch_changes_every_later_reply(conversation):
     help_text = texts(await person.command("help"))
     assert "Dili değiştir" in help_text and "Change the language" not in help_text
     assert (await the_user(conversation)).locale == "tr"
+
+
+async def test_settings_open_my_skills_and_my_areas_and_count_what_is_ticked(conversation):
+    city = await seed_city(conversation)
+    person = await onboarded(conversation, "en")
+
+    settings_page = await person.press("menu:settings")
+    skills = await person.press(buttons(settings_page)["🧰 My skills (0)"])
+    ticked = await person.press("prefs:skill:cooking")
+    areas = await person.press(buttons(await person.press("menu:settings"))["📍 My areas (0)"])
+    await person.press(f"prefs:area:{city.areas['Vigne']}")
+    await person.press(f"prefs:area:{city.areas['Oltre Savio']}")
+    again = await person.press("menu:settings")
+
+    assert "What are you good at?" in texts(skills)
+    assert buttons(skills)["▫️ Cooking"] == "prefs:skill:cooking"
+    assert buttons(ticked)["✅ Cooking"] == "prefs:skill:cooking"
+    assert "Which areas of the city can you get to?" in texts(areas)
+    assert {label: data for label, data in buttons(areas).items() if label.startswith("▫️")} == {
+        f"▫️ {name}": f"prefs:area:{area_id}" for name, area_id in city.areas.items()
+    }
+    assert {"🧰 My skills (1)", "📍 My areas (2)"} <= set(buttons(again))
 
 
 async def test_language_command_shows_the_current_language_first(conversation):
