@@ -17,6 +17,7 @@ def command_descriptions(t: Translator) -> tuple[tuple[str, str], ...]:
         ("menu", t._("Show the main menu")),
         ("volunteer", t._("Volunteering opportunities near you")),
         ("find", t._("Search opportunities, e.g. /find cooking")),
+        ("suggest", t._("Tell us about a volunteering opportunity")),
         ("invite", t._("Invite a friend: your link and a QR code")),
         ("reach", t._("How far your sharing reached")),
         ("language", t._("Change the language")),

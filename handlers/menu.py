@@ -25,9 +25,8 @@ async def menu_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
         raise Expired
     entry = args[0]
     if entry == "open":
-        if turn.user is not None:
-            await FlowRepository(turn.session).end(turn.user.id, volunteer.FLOW)
-            await FlowRepository(turn.session).end(turn.user.id, questions.FLOW)
+        if turn.user is not None:  # whatever was half done is left: typing no longer feeds it
+            await FlowRepository(turn.session).end(turn.user.id)
         return await show_menu(turn, edit=True)
     if entry == "volunteer":
         return await volunteer.home(turn)

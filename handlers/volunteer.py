@@ -114,6 +114,7 @@ async def home(turn: Turn, *, edit: bool = True) -> list[Reply]:
             Key("📋 " + turn._("My sign-ups"), callback("vol", "list", "my-0")),
         )
     )
+    rows.append((Key("💡 " + turn._("Tell us about an opportunity"), callback("sub", "new")),))
     rows.extend(back_to_menu(turn.t))
     text = "🤝 " + turn._(
         "Volunteering is a great way to meet people and learn the language. "

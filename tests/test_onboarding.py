@@ -104,8 +104,8 @@ async def test_choosing_a_language_sets_the_chat_command_list_in_it(conversation
 
     [menu] = command_menus(replies)
     names = [name for name, _ in menu.commands]
-    assert names == ["start", "menu", "volunteer", "find", "invite", "reach", "language", "help",
-                     "privacy", "mydata", "forget"]  # fmt: skip
+    assert names == ["start", "menu", "volunteer", "find", "suggest", "invite", "reach",
+                     "language", "help", "privacy", "mydata", "forget"]  # fmt: skip
     assert all(any("\u0400" <= ch <= "\u04ff" for ch in text) for _, text in menu.commands)
 
 
