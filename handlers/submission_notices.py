@@ -24,6 +24,22 @@ def suggest_again(t: Translator) -> tuple[Key, ...]:
     return (Key("💡 " + t._("Suggest another opportunity"), callback("sub", "new")),)
 
 
+@renders("suggestion")
+async def new_suggestion(
+    session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
+) -> Message | None:
+    """Moderators hear that a suggestion waits (nothing about who sent it); None once all done."""
+    waiting = await SubmissionRepository(session).pending_count()
+    if not waiting or not ({"moderator", "admin"} & set(user.roles)):
+        return None
+    text = "💡 " + t.ngettext(
+        "%(count)s suggestion is waiting for review.",
+        "%(count)s suggestions are waiting for review.",
+        waiting,
+    )
+    return Message(text, ((Key("🔎 " + t._("Review"), callback("mod", "queue")),),))
+
+
 @renders("submission")
 async def submission_outcome(
     session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]

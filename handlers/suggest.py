@@ -14,6 +14,7 @@ from bot.router import Expired, Router, callback
 from bot.turn import Key, Keyboard, Message, Reply, Toast, Turn
 from handlers.keyboards import back_to_menu
 from handlers.submission_fields import field_lines, field_question, problem, tidy
+from storage.deliveries import DeliveryRepository
 from storage.flows import FlowRepository
 from storage.models import Flow, utcnow
 from storage.submissions import FIELDS, SubmissionRepository
@@ -161,8 +162,14 @@ async def send(turn: Turn) -> list[Reply]:
     if allowed_from is not None:
         await flows.end(submitter_id(turn), FLOW)
         return limit_reached(turn, allowed_from)
-    await SubmissionRepository(turn.session).create(submitter_id(turn), turn.t.locale, values)
+    submission_id = await SubmissionRepository(turn.session).create(
+        submitter_id(turn), turn.t.locale, values
+    )
     await flows.end(submitter_id(turn), FLOW)
+    reviewers = set(await turn.users.with_role("moderator", "admin")) - {submitter_id(turn)}
+    await DeliveryRepository(turn.session).enqueue_many(
+        sorted(reviewers), "suggestion", {}, dedupe_prefix=f"sub{submission_id}:"
+    )
     text = "📨 " + turn._(
         "Thank you! Our team will check your suggestion. "
         "I will tell you here when it is published, or why it could not be."

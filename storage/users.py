@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import String, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, UserStatus, utcnow
@@ -51,6 +51,14 @@ class UserRepository:
     async def give_consent(self, user: User) -> None:
         """Record when the user accepted the privacy notice."""
         user.consented_at = utcnow()
+
+    async def with_role(self, *roles: str) -> list[int]:
+        """Active people holding any of these roles."""
+        has_role = [cast(User.roles, String).like(f'%"{role}"%') for role in roles]
+        ids = await self.session.scalars(
+            select(User.id).where(User.status == UserStatus.ACTIVE, or_(*has_role))
+        )
+        return list(ids)
 
     async def grant_role(self, user: User, role: str) -> None:
         """Add a role (admin, moderator, coordinator, helper) if the user lacks it."""

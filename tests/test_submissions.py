@@ -445,3 +445,32 @@ async def test_mydata_lists_the_suggestions_and_forget_deletes_them(conversation
     await person.command("forget")
     await person.press("forget:yes")
     assert await submissions(conversation) == []
+
+
+async def test_moderators_hear_that_a_suggestion_waits_in_their_language(conversation, city):
+    submitter = await someone(conversation, "7300090", "ar", "moderator")  # not told of their own
+    moderator = await someone(conversation, "7300091", "it", "moderator")
+    await someone(conversation, "7300092", "en")  # a plain user hears nothing
+    await suggest(submitter)
+
+    [notice] = await deliveries(conversation, "suggestion")
+    assert notice.user_id == (await account(conversation, moderator)).id
+    message = await read(conversation, notice)
+    italian = conversation.catalog.translator("it")
+    waiting = italian.ngettext(
+        "%(count)s suggestion is waiting for review.",
+        "%(count)s suggestions are waiting for review.",
+        1,
+    )
+    assert waiting in message.text and SUGGESTION["title"] not in message.text
+    assert [key.data for row in message.keyboard for key in row] == ["mod:queue"]
+
+    [item] = await submissions(conversation)
+    await moderator.press(f"mod:reject:{item.id}")
+    await moderator.press(f"mod:why:{item.id}:duplicate")
+    async with conversation.sessionmaker() as session:
+        user = await session.get(User, notice.user_id)
+        assert user is not None
+        translator = conversation.catalog.translator(user.locale)
+        late = await render("suggestion", session, translator, user, notice.payload)
+    assert late is None, "nothing waits any more: the queued notice is dropped"
