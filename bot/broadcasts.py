@@ -17,6 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -61,7 +62,7 @@ class BroadcastService:
         self.interval = interval
         self.report_every = report_every
         self.fanout_batch = fanout_batch
-        self._last_report: dict[int, tuple[float, str]] = {}  # id -> (loop time, text shown)
+        self._last_report: dict[int, tuple[datetime, str]] = {}  # id -> (when, text shown)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -119,15 +120,17 @@ class BroadcastService:
 
     async def _report(self, broadcast_id: int, *, force: bool) -> None:
         """Edit the progress message when due; complete and finally report a finished one."""
-        loop_time = asyncio.get_running_loop().time()
-        shown_at, shown = self._last_report.get(broadcast_id, (float("-inf"), ""))
+        now = self.clock()  # the service's clock, so that tests can move it
+        shown_at, shown = self._last_report.get(broadcast_id, (None, ""))
         async with self.sessionmaker() as session:
             repository = self._repository(session)
             view = await repository.view(broadcast_id)
             if view is None:
                 return
             ended = view.status in ENDED
-            if not (ended or force or loop_time - shown_at >= self.report_every):
+            since = (now - shown_at).total_seconds() if shown_at else float("inf")
+            due = since >= self.report_every or since < 0  # < 0: the system clock went back
+            if not (ended or force or due):
                 return
             view = await repository.view(broadcast_id, with_counts=True)
             assert view is not None
@@ -151,7 +154,7 @@ class BroadcastService:
             )
             if ended or message.text != shown:
                 await self._show(view, chat_id, message)
-                self._last_report[broadcast_id] = (loop_time, message.text)
+                self._last_report[broadcast_id] = (now, message.text)
         if ended:
             async with self.sessionmaker() as session:
                 await self._repository(session).reported(broadcast_id, self.clock())

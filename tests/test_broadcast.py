@@ -19,7 +19,7 @@ from telegram import User as TelegramUser
 
 from bot.channels.telegram import TelegramChannel, TelegramSender
 from bot.conversation import Conversation
-from bot.delivery import DeliveryPolicy
+from bot.delivery import DeliveryPolicy, TemporaryFailure
 from bot.turn import Message, Photo, Reply
 from storage.broadcasts import BroadcastRepository
 from storage.db import create_engine, create_sessionmaker
@@ -575,6 +575,52 @@ async def test_the_author_sees_progress_in_one_message_then_the_final_report(com
     assert report["message_id"] == progress["message_id"], "the same message, edited"
     assert "is finished" in report["text"] and "Sent: 7" in report["text"]
     assert "▓▓▓▓▓▓▓▓▓▓ 100%" in report["text"] and "reply_markup" not in report
+
+
+async def test_progress_shows_the_time_left_and_is_edited_at_most_once_per_interval(community):
+    admin = await community.admin("it")
+    for _ in range(10):
+        await community.member("en")
+    await compose(admin, {"it": "Ciao"}, "bc:aud:all")
+    assert toasts(await admin.press("bc:send")) == ["Invio in corso!"]
+    broadcast_id = await community.newest_broadcast()
+    clock = ManualClock()
+    service = community.service(clock=clock, report_every=30)
+    delivered: list[str] = []
+
+    async def first_four_only(chat_id: str, message: Message) -> object:
+        if len(delivered) >= 4:
+            raise TemporaryFailure("the network is down")
+        delivered.append(chat_id)
+        return await community.sender.send(chat_id, message)
+
+    def reports() -> list[dict]:
+        heading = f"L'annuncio #{broadcast_id} è in fase di invio."
+        return [m for m in community.chat(admin) if heading in m.get("text", "")]
+
+    slow_retries = DeliveryPolicy(rate=0, max_in_flight=1, retry_backoff=timedelta(hours=1))
+    edits = community.served.playground.stats.calls
+
+    await service.run_once()  # the recipients are queued; the progress message is posted
+    await community.worker(slow_retries, send=first_four_only).run_until_idle()
+    [progress] = reports()
+    assert "Sto calcolando il tempo rimanente…" in progress["text"], "nothing was sent yet"
+    clock.advance(timedelta(seconds=20))
+    await service.run_once()
+    assert edits.get("editmessagetext", 0) == 0, "20 s after the last report: not yet"
+    assert reports() == [progress]
+
+    clock.advance(timedelta(seconds=15))
+    await service.run_once()
+    [edited] = reports()
+    assert edits.get("editmessagetext", 0) == 1
+    assert edited["message_id"] == progress["message_id"]
+    assert "Tempo rimanente: circa" in edited["text"] and "left" not in edited["text"]
+    assert "Inviati: 4 ·" in edited["text"] and (await community.counts(broadcast_id)).sent == 4
+
+    clock.advance(timedelta(seconds=29))
+    await service.run_once()
+    assert edits.get("editmessagetext", 0) == 1, "again within the interval: no edit"
 
 
 # --- the real bot, end to end ------------------------------------------------------------------
