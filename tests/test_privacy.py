@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import timedelta
 
 import pytest
@@ -11,10 +12,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from bot.conversation import Conversation
-from bot.housekeeping import purge_inactive_users, purge_relayed_questions
+from bot.housekeeping import (
+    RELAYED_QUESTIONS_KEPT,
+    purge_inactive_users,
+    purge_relayed_questions,
+)
 from bot.turn import Document
+from handlers import fallback
 from storage.models import Base, HelperQuestion, QuestionStatus, User, utcnow
-from tests.support.chat import Person
+from tests.support.chat import Person, texts
 from tests.support.opportunities import make_coordinator, seed_city
 
 PERSON_ID = "9070707"  # distinctive, so any copy of it in any column is found
@@ -144,3 +150,56 @@ async def test_sql_parameters_stay_out_of_errors_and_logs(conversation, caplog):
     assert secret not in str(failure.value)
     assert any("INSERT INTO users" in record.getMessage() for record in caplog.records)
     assert secret not in caplog.text
+
+
+async def test_retention_deletes_unrated_relayed_questions_after_30_days(conversation):
+    asker = Person(conversation, user_id="9400001")
+    await asker.onboard("en")
+    for question in ("where can I play chess on sundays", "where can I learn to swim"):
+        await asker.command("ask", question)
+        await asker.press("ask:human")
+    async with conversation.sessionmaker() as session:
+        old, recent = list(
+            await session.scalars(select(HelperQuestion).order_by(HelperQuestion.id))
+        )
+        old.created_at = utcnow() - RELAYED_QUESTIONS_KEPT - timedelta(hours=1)
+        old.answer, old.status = "At the library, on Sundays.", QuestionStatus.ANSWERED  # unrated
+        recent.created_at = utcnow() - RELAYED_QUESTIONS_KEPT + timedelta(hours=1)
+        await session.commit()
+
+    async with conversation.sessionmaker() as session:
+        await purge_relayed_questions(session)
+        await session.commit()
+
+    async with conversation.sessionmaker() as session:
+        kept = list(await session.scalars(select(HelperQuestion.question)))
+        assert await session.scalar(select(User.id).where(User.channel_user_id == "9400001"))
+    assert kept == ["where can I learn to swim"], "the month-old question and its answer are gone"
+
+
+async def test_a_failing_turn_logs_its_error_id_but_no_text_token_or_phone(
+    conversation, caplog, monkeypatch
+):
+    token = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw9"
+    secret = "my number is +39 347 555 0199, the code word is Zebra-Quokka-7781"
+    core = Conversation(
+        conversation.settings.model_copy(update={"bot_token": token}),
+        conversation.catalog,
+        conversation.sessionmaker,
+    )
+    person = Person(core, user_id="9500001")
+    await person.onboard("en")
+
+    async def broken(turn):  # type: ignore[no-untyped-def]
+        raise RuntimeError("the handler broke")
+
+    monkeypatch.setattr(fallback, "not_understood", broken)
+    caplog.set_level(logging.INFO)
+    replies = await person.text(secret)
+
+    error_id = texts(replies).split("(")[1].split(")")[0].split()[-1]
+    logged = caplog.text
+    assert f"error {error_id}" in logged and "RuntimeError: the handler broke" in logged
+    assert "Zebra-Quokka" not in logged and "my number is" not in logged
+    assert token not in logged and token.split(":")[1] not in logged
+    assert re.search(r"\+?\d[\d ]{8,}\d", logged) is None, "nothing that looks like a phone"
