@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
+from tests.support.opportunities import seed_city
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -55,3 +57,51 @@ async def onboard_amina_in_arabic(browser, served, tmp_path) -> None:
     await page.locator("#commands-button").click()
     await expect(page.locator("#commands button").first).to_contain_text("/start")
     await page.screenshot(path=str(tmp_path / "arabic-onboarding.png"))
+
+
+async def test_a_card_shared_on_the_page_opens_for_a_friend_in_her_language(
+    conversation, bot, served, tmp_path
+):
+    await seed_city(conversation)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            await share_a_card_from_sara_to_amina(browser, served, tmp_path)
+        finally:
+            await browser.close()
+
+
+async def share_a_card_from_sara_to_amina(browser, served, tmp_path) -> None:
+    """Sara shares a card with the Share button; Amina taps the card's button and reads it."""
+    served.playground.add_user("Sara", "it")
+    served.playground.add_user("Amina", "ar")
+    page = await browser.new_page(viewport={"width": 1100, "height": 760})
+    await page.goto(served.url)
+    await page.get_by_test_id("person-Sara").click()
+    await send(page, "/start")
+    await page.get_by_role("button", name="✅ Italiano").click()
+    await page.get_by_test_id("bot-message").last.locator(".keyboard button").first.click()
+    await send(page, "/volunteer")
+    await page.get_by_role("button", name="📚").click()
+    await page.get_by_role("button", name="Doposcuola").click()
+
+    await page.get_by_test_id("share-inline").click()
+    await page.locator("#sheet").get_by_role("button", name="Amina").click()
+    await page.get_by_test_id("person-Amina").click()
+    shared = page.get_by_test_id("shared-card")
+    await expect(shared).to_contain_text("Sara via @")
+    await expect(shared).to_contain_text("Doposcuola")  # in Sara's language, as she shared it
+    await shared.locator(".keyboard button").click()  # "Open in Passaparola"
+
+    await page.get_by_role("button", name="✅ العربية").click()
+    await page.get_by_test_id("bot-message").last.locator(".keyboard button").first.click()
+    card = page.get_by_test_id("bot-message").filter(has_text="نادي الواجبات").last
+    await expect(card).to_be_visible()
+    await expect(card).to_have_css("direction", "rtl")
+    await page.screenshot(path=str(tmp_path / "shared-card.png"))
+
+
+async def send(page, text: str) -> None:
+    """Type and send a message on the chat page."""
+    await page.locator("#composer").fill(text)
+    await page.locator("#composer").press("Enter")
