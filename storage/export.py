@@ -10,9 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
     Area,
+    AuditEntry,
+    Delivery,
     Flow,
     Follow,
     HelperQuestion,
+    Opportunity,
     OpportunityText,
     Signup,
     Submission,
@@ -21,13 +24,49 @@ from storage.models import (
     UserSkill,
 )
 
+# Audit details that name someone else (e.g. whom a role was given to): left out of an export.
+ABOUT_OTHERS = frozenset({"user"})
+
 
 def _when(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
+async def _created_opportunities(session: AsyncSession, user: User) -> list[dict[str, Any]]:
+    """Opportunities the person posted, titled in their source language."""
+    rows = list(
+        await session.scalars(
+            select(Opportunity).where(Opportunity.created_by == user.id).order_by(Opportunity.id)
+        )
+    )
+    titles = dict(
+        (
+            await session.execute(
+                select(OpportunityText.opportunity_id, OpportunityText.title)
+                .join(Opportunity, Opportunity.id == OpportunityText.opportunity_id)
+                .where(
+                    Opportunity.created_by == user.id,
+                    OpportunityText.locale == Opportunity.source_locale,
+                )
+            )
+        ).all()
+    )
+    return [
+        {
+            "title": titles.get(row.id, ""),
+            "category": row.category,
+            "status": row.status.value,
+            "created": _when(row.created_at),
+            "published": _when(row.published_at),
+        }
+        for row in rows
+    ]
+
+
 async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
-    """The person's profile, settings, sign-ups, follows, questions, suggestions; nobody else's."""
+    """Everything about the person: profile, settings, sign-ups, follows, questions, suggestions,
+    answers given as a helper, opportunities posted, queued messages, audited actions; nobody
+    else's."""
     areas = dict((await session.execute(select(Area.id, Area.name))).all())
     signups = list(await session.scalars(select(Signup).where(Signup.user_id == user.id)))
     titles = {
@@ -106,6 +145,38 @@ async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
             }
             for item in await session.scalars(
                 select(Submission).where(Submission.submitter_id == user.id).order_by(Submission.id)
+            )
+        ],
+        "answers_written_as_helper": [
+            {  # the question is the asker's, not the helper's: only the answer is exported
+                "answer": item.answer,
+                "language": item.locale,
+                "status": item.status.value,
+                "answered": _when(item.answered_at),
+            }
+            for item in await session.scalars(
+                select(HelperQuestion)
+                .where(HelperQuestion.helper_id == user.id, HelperQuestion.answer != "")
+                .order_by(HelperQuestion.id)
+            )
+        ],
+        "opportunities_created": await _created_opportunities(session, user),
+        "messages_sent_or_queued": [
+            {"kind": kind, "status": status.value}
+            for kind, status in await session.execute(
+                select(Delivery.kind, Delivery.status)
+                .where(Delivery.user_id == user.id)
+                .order_by(Delivery.id)
+            )
+        ],
+        "audited_actions": [
+            {
+                "action": entry.action,
+                "details": {k: v for k, v in entry.details.items() if k not in ABOUT_OTHERS},
+                "when": _when(entry.created_at),
+            }
+            for entry in await session.scalars(
+                select(AuditEntry).where(AuditEntry.actor_id == user.id).order_by(AuditEntry.id)
             )
         ],
         "open_conversation_step": flow.name if flow else None,

@@ -19,7 +19,10 @@ from bot.housekeeping import (
 )
 from bot.turn import Document
 from handlers import fallback
+from handlers.roles import pseudonym
 from storage.models import Base, HelperQuestion, QuestionStatus, User, utcnow
+from storage.opportunities import OpportunityData, OpportunityRepository
+from storage.users import UserRepository
 from tests.support.chat import Person, texts
 from tests.support.opportunities import make_coordinator, seed_city
 
@@ -203,3 +206,58 @@ async def test_a_failing_turn_logs_its_error_id_but_no_text_token_or_phone(
     assert "Zebra-Quokka" not in logged and "my number is" not in logged
     assert token not in logged and token.split(":")[1] not in logged
     assert re.search(r"\+?\d[\d ]{8,}\d", logged) is None, "nothing that looks like a phone"
+
+
+async def test_mydata_covers_helping_posting_queued_messages_and_audited_actions(conversation):
+    city = await seed_city(conversation)
+    person = Person(conversation, user_id=PERSON_ID)
+    await person.onboard("en")
+    other = Person(conversation, user_id="9600001")
+    await other.onboard("en")
+    async with conversation.sessionmaker() as session:
+        users = UserRepository(session)
+        me = await users.find("telegram", PERSON_ID)
+        assert me is not None
+        await users.grant_role(me, "admin")
+        await users.grant_role(me, "helper")
+        await OpportunityRepository(session).save(
+            OpportunityData(
+                organisation_id=city.organisations["ponte"], category="food", source_locale="it",
+                city="Cesena", texts={"it": ("Cena di quartiere", "", "")},
+            ),
+            created_by=me.id,
+        )  # fmt: skip
+        await session.commit()
+    await make_coordinator(conversation, "9600001", city.organisations["ponte"])
+    await person.press(f"vol:yes:{city.opportunities['cleanup']}:all-0")  # + their reminder
+    await other.command("ask", "where can I play chess on sundays")
+    await other.press("ask:human")
+    async with conversation.sessionmaker() as session:
+        [question] = list(await session.scalars(select(HelperQuestion)))
+    await person.press(f"hq:take:{question.id}")
+    await person.text("At the Torre Bianca club, Sundays at 3pm.")
+    await person.command("grant")
+    invite = texts(await person.press("roles:new:helper"))
+    await other.command("start", re.search(r"start=(r[A-Za-z0-9_-]+)", invite)[1])  # type: ignore[index]
+
+    [document] = [reply for reply in await person.command("mydata") if isinstance(reply, Document)]
+
+    data = json.loads(document.content)
+    assert data["answers_written_as_helper"] == [
+        {"answer": "At the Torre Bianca club, Sundays at 3pm.", "language": "en",
+         "status": "answered", "answered": data["answers_written_as_helper"][0]["answered"]}
+    ]  # fmt: skip
+    assert [(o["title"], o["status"]) for o in data["opportunities_created"]] == [
+        ("Cena di quartiere", "draft")
+    ]
+    assert {"kind": "reminder", "status": "queued"} in data["messages_sent_or_queued"]
+    kinds = {item["kind"] for item in data["messages_sent_or_queued"]}
+    assert kinds == {"reminder", "question", "review"}, "not the coordinator's sign-up notice"
+    assert [entry["action"] for entry in data["audited_actions"]] == ["role.invite", "role.grant"]
+    assert data["audited_actions"][1]["details"] == {"role": "helper", "organisation": None}
+    text = document.content.decode()
+    assert "9600001" not in text and "chess" not in text, "not the asker's account or question"
+    async with conversation.sessionmaker() as session:
+        theirs = await UserRepository(session).find("telegram", "9600001")
+        assert theirs is not None
+    assert pseudonym(theirs) not in text, "not even the pseudonym of whom they invited"
