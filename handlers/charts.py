@@ -7,34 +7,35 @@ them goes in the caption, in the reader's language (Telegram shapes and orders a
 from __future__ import annotations
 
 import io
+from datetime import date
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure  # a bare Figure renders with Agg: no pyplot, no display
 
 SHARES_COLOUR, NEWCOMERS_COLOUR = "#1f77b4", "#ff7f0e"  # blue and orange, as the caption says
+MAX_LANGUAGES = 12
+BAR_WIDTH = 0.4
 
 
-def reach_chart(weekly: list[tuple[int, int]], languages: list[tuple[str, int]]) -> bytes:
-    """Left: shares and new people per week (oldest first). Right: people reached per language."""
+def reach_chart(
+    week_starts: list[date], weekly: list[tuple[int, int]], languages: list[tuple[str, int]]
+) -> bytes:
+    """Left: shares and new people per week, labelled by the day each week starts.
+    Right: people reached per language, largest on top."""
     figure = Figure(figsize=(10, 4.5), dpi=100, layout="constrained")
     per_week, per_language = figure.subplots(1, 2, width_ratios=(3, 2))
-    weeks = range(len(weekly))
-    width = 0.4
-    per_week.bar([w - width / 2 for w in weeks], [s for s, _ in weekly], width, color=SHARES_COLOUR)
-    per_week.bar(
-        [w + width / 2 for w in weeks], [n for _, n in weekly], width, color=NEWCOMERS_COLOUR
-    )
-    per_week.set_xticks(
-        list(weeks), [f"-{len(weekly) - 1 - w}" if w < len(weekly) - 1 else "0" for w in weeks]
-    )
+    slots = range(len(weekly))
+    shares, newcomers = [s for s, _ in weekly], [n for _, n in weekly]
+    per_week.bar([w - BAR_WIDTH / 2 for w in slots], shares, BAR_WIDTH, color=SHARES_COLOUR)
+    per_week.bar([w + BAR_WIDTH / 2 for w in slots], newcomers, BAR_WIDTH, color=NEWCOMERS_COLOUR)
+    per_week.set_xticks(list(slots), [f"{day.day}.{day.month}" for day in week_starts])
     per_week.yaxis.get_major_locator().set_params(integer=True)
     per_week.grid(axis="y", alpha=0.3)
-    codes = [code or "?" for code, _ in languages][:12]
-    counts = [count for _, count in languages][:12]
-    per_language.barh(codes[::-1], counts[::-1], color=SHARES_COLOUR)
+    top = languages[:MAX_LANGUAGES]
+    per_language.barh(
+        [code or "?" for code, _ in reversed(top)],
+        [count for _, count in reversed(top)],
+        color=SHARES_COLOUR,
+    )
     per_language.xaxis.get_major_locator().set_params(integer=True)
     per_language.grid(axis="x", alpha=0.3)
     for axes in (per_week, per_language):

@@ -95,14 +95,16 @@ async def staff_figures(turn: Turn) -> list[Reply]:
         )
         lines += ["", "🏅 " + turn._("Top sharers, by people brought: %(list)s", list=named)]
     weekly = await referrals.weekly(WEEKS)
-    first_week = format_date(utcnow() - timedelta(weeks=WEEKS - 1), "medium", locale=turn.t.locale)
+    now = utcnow()
+    starts = [(now - timedelta(weeks=WEEKS - week)).date() for week in range(WEEKS)]
+    first_week = format_date(starts[0], "medium", locale=turn.t.locale)
     caption = turn._(
         "Left: shares (blue) and new people (orange) per week, for %(weeks)s weeks from the "
         "week of %(date)s. Right: people reached per language.",
         weeks=WEEKS,
         date=first_week,
     )
-    chart = reach_chart(weekly, languages)
+    chart = reach_chart(starts, weekly, languages)
     return [
         Message("\n".join(lines), (*keys, *back_to_menu(turn.t))),
         Picture("passaparola-reach.png", chart, caption),
