@@ -2,6 +2,7 @@
 
 Validation is whole file or nothing: every problem is reported with the file, the line (YAML)
 or row (CSV), and the field. Re-importing updates rows by their stable `id` instead of adding.
+Every text is cleaned like typed text (bot.clean); one left empty by the cleaning is a problem.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from pydantic import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clean import clean
 from bot.i18n import SHIPPED_LOCALES
 from handlers.vocabulary import CATEGORIES, SKILLS
 from storage.faq import FaqRepository
@@ -61,12 +63,23 @@ def _words(value: object) -> object:
     return value
 
 
+def _clean(value: object) -> object:
+    """Content texts get the cleaning typed text gets (bot.clean): no controls, zero-width or
+    bidi-override characters, no lone surrogates; NFC, trimmed."""
+    return clean(value) if isinstance(value, str) else value
+
+
+Cleaned = BeforeValidator(_clean)
 ExternalId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]
 Locale = Annotated[str, AfterValidator(_one_of(SHIPPED_LOCALES, "shipped locale"))]
 Category = Annotated[str, AfterValidator(_one_of(CATEGORIES, "category"))]
 Skill = Annotated[str, AfterValidator(_one_of(SKILLS, "skill"))]
-ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=3000)]
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Cleaned
+]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=3000), Cleaned]
+Address = Annotated[str, StringConstraints(max_length=300), Cleaned]
+Contact = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Cleaned]
 TimeOfDay = Annotated[str, StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")]
 
 
@@ -105,11 +118,11 @@ class OpportunityEntry(BaseModel):
     skills: Annotated[list[Skill], BeforeValidator(_words)] = []
     languages: Annotated[list[Locale], BeforeValidator(_words)] = []
     area: ShortText
-    address: Annotated[str, StringConstraints(max_length=300)] = ""
+    address: Address = ""
     when: Weekly | Once | Literal["flexible"]
     min_age: Annotated[int, Field(ge=0, le=99)] = 0
     capacity: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] = ""
+    contact: Contact = ""
     title: dict[Locale, ShortText]
     description: dict[Locale, LongText] = {}
     how_to_join: dict[Locale, LongText] = {}
@@ -146,7 +159,7 @@ class ServiceEntry(BaseModel):
     name: dict[Locale, ShortText]
     description: dict[Locale, LongText] = {}
     for_whom: dict[Locale, LongText] = {}
-    address: Annotated[str, StringConstraints(max_length=300)] = ""
+    address: Address = ""
     hours: list[OpeningHours] = []
     phone: Phone | None = None
     website: Url | None = None
@@ -181,7 +194,7 @@ class OrganisationEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     id: ExternalId
     name: ShortText
-    contact: Annotated[str, StringConstraints(max_length=200)] = ""
+    contact: Contact = ""
 
 
 class Pack(BaseModel):

@@ -265,3 +265,68 @@ async def test_reimporting_the_sample_pack_keeps_promoted_answers_and_sign_ups(c
     assert kept == answer
     assert (signup.opportunity_id, signup.withdrawn_at) == (walk, None)
     assert answer in texts(await person.command("ask", question)), "people still get the answer"
+
+
+def test_pack_texts_are_cleaned_like_typed_text(tmp_path):
+    path = write(tmp_path, "city.yaml", [
+        "city: \"Cesena\\u200b\"",
+        "organisations:",
+        "  - id: ponte",
+        "    name: \"Il \\u202ePonte\\u202c\"",
+        "    contact: \"info@ponte.example\\x07\"",
+        "opportunities:",
+        "  - id: orti",
+        "    organisation: ponte",
+        "    category: environment",
+        "    area: \"Vigne\\ufeff\"",
+        "    address: \"Via Roma\\u2066 1\\u2069\"",
+        "    when: flexible",
+        "    title: {it: \"Orti\\u200b condivisi\\ud800\", fa: \"باغ\u200cهای مشترک\"}",
+        "    description: {it: \"Riga uno\\nRiga\\x00 due\"}",
+        "faq:",
+        "  - id: orti-domanda",
+        "    category: food",
+        "    question: {it: \"Come partecipo?\\u200f\"}",
+        "    phrasings: {it: [\"partecipare\\u061c\"]}",
+        "    answer: {it: \"Scrivici\\u202a.\"}",
+    ])  # fmt: skip
+
+    pack = load_pack(path)
+
+    [organisation], [entry], [item] = pack.organisations, pack.opportunities, pack.faq
+    assert (pack.city, organisation.name, organisation.contact) == (
+        "Cesena", "Il Ponte", "info@ponte.example",
+    )  # fmt: skip
+    assert (entry.area, entry.address) == ("Vigne", "Via Roma 1")
+    assert entry.title == {"it": "Orti condivisi", "fa": "باغ\u200cهای مشترک"}, "ZWNJ is kept"
+    assert entry.description == {"it": "Riga uno\nRiga due"}
+    assert (item.question, item.phrasings, item.answer) == (
+        {"it": "Come partecipo?"}, {"it": ["partecipare"]}, {"it": "Scrivici."},
+    )  # fmt: skip
+
+
+def test_a_text_that_is_only_invisible_characters_is_rejected_where_it_is(tmp_path):
+    yaml_path = write(tmp_path, "city.yaml", [
+        "city: Cesena",
+        "organisations:",
+        "  - id: ponte",
+        "    name: Il Ponte",
+        "opportunities:",
+        "  - id: orti",
+        "    organisation: ponte",
+        "    category: environment",
+        "    area: Vigne",
+        "    when: flexible",
+        "    title: {it: \"\\u200b\\u202e\\u2066\"}",
+    ])  # fmt: skip
+    csv_path = write(
+        tmp_path, "city.csv", [HEADER, GOOD_ROWS[0].replace("Orti condivisi", "\u200b")]
+    )
+
+    with pytest.raises(ContentError) as yaml_error:
+        load_pack(yaml_path)
+    with pytest.raises(ContentError) as csv_error:
+        load_pack(csv_path)
+
+    assert f"{yaml_path}, line 11, field opportunities.0.title.it" in str(yaml_error.value)
+    assert f"{csv_path}, row 2, field title.it" in str(csv_error.value)
