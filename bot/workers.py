@@ -75,7 +75,7 @@ class DeliveryProcesses:
         finally:
             signal.signal(signal.SIGINT, previous)
         self._processes[number] = process
-        logger.info("delivery worker %d of %d started (pid %s)", number, self.count, process.pid)
+        logger.info("delivery worker %d started (pid %s)", number, process.pid)
 
     async def watch(self) -> None:
         """Restart a worker that died, until stop(); a bad setting is reported, not retried."""
