@@ -16,6 +16,9 @@ from prometheus_client import (
 # Seconds: a reply should take well under one; searches are budgeted in tens of milliseconds.
 UPDATE_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 SEARCH_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0)
+SOURCES = ("reply", "delivery")
+OUTCOMES = ("sent", "failed", "blocked")
+SEARCH_INDEXES = ("opportunity", "faq")
 
 
 class Metrics:
@@ -56,6 +59,12 @@ class Metrics:
             buckets=SEARCH_BUCKETS,
             registry=self.registry,
         )
+        # Series that exist from the start read 0 instead of "no data" until the first event.
+        for source in SOURCES:
+            for outcome in OUTCOMES:
+                self.messages.labels(source, outcome)
+        for index in SEARCH_INDEXES:
+            self.search_seconds.labels(index)
 
     def update_handled(self, kind: str, seconds: float) -> None:
         """Count one update of `kind` that took `seconds` to answer."""
