@@ -113,7 +113,7 @@ def run(settings: Settings) -> None:
 async def run_polling(runtime: Runtime, settings: Settings) -> None:
     """Poll until SIGINT or SIGTERM."""
     stop = stop_on_signals()
-    with telegram_errors(settings):
+    with startup_errors(settings):
         async with AsyncExitStack() as running:
             if settings.metrics_port is not None:
                 app = monitoring_app(runtime.engine, runtime.metrics, role="polling")
@@ -139,7 +139,7 @@ async def run_webhook(
 ) -> None:
     """The webhook server, then the other delivery workers, until SIGINT or SIGTERM."""
     stop = stop_on_signals()
-    with telegram_errors(settings):
+    with startup_errors(settings):
         async with (
             serving_webhook(runtime, settings, secret),
             delivery_processes(settings, token, workers),
@@ -166,7 +166,7 @@ def stop_on_signals() -> asyncio.Event:
 
 
 @contextmanager
-def telegram_errors(settings: Settings) -> Iterator[None]:
+def startup_errors(settings: Settings) -> Iterator[None]:
     """Turn what can go wrong while starting into one sentence for the person running it."""
     try:
         yield
