@@ -14,7 +14,7 @@ from bot.monitoring import listening, monitoring_app
 from bot.playground.client import SimulatedUser
 from bot.webhook import SECRET_HEADER
 from storage.db import create_engine
-from tests.support.servers import RunningWebhook, free_port, run_webhook_bot
+from tests.support.servers import RunningWebhook, free_port, run_bot, run_webhook_bot
 
 METRIC_NAMES = (
     "passaparola_updates_total",
@@ -129,6 +129,22 @@ async def test_metrics_count_the_updates_the_bot_handled(hook, client, http):
     assert await updates_counted(http, hook, "command") == before + 1
     page = (await http.get(f"{hook.url}/metrics")).text
     assert 'passaparola_messages_total{outcome="sent",source="reply"} 1.0' in page
+
+
+async def test_updates_wait_while_the_bot_is_down_and_polling_takes_them_back(
+    settings, served, client
+):
+    async with run_webhook_bot(settings, served):
+        pass
+    assert served.playground.webhook is not None, "stopping leaves the webhook set"
+    sam = await client.add_user("Sam", "en")
+    await sam.send("/start")  # nobody takes it yet
+
+    async with run_bot(settings, served):
+        picker = await sam.next_reply()
+
+    assert "English" in str(picker["reply_markup"])
+    assert served.playground.webhook is None, "polling removed the webhook"
 
 
 async def test_healthz_is_503_when_the_database_does_not_answer(http):
