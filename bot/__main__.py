@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run` (real Telegram) and `python -m bot demo` (playground)."""
+"""Command line: `python -m bot run` or `webhook` (real Telegram), `demo` (playground)."""
 
 from __future__ import annotations
 
@@ -6,24 +6,32 @@ import argparse
 import asyncio
 import errno
 import logging
+import secrets
 import signal
 import sys
+from collections.abc import Iterator
+from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
 from aiohttp import web
 from sqlalchemy.exc import DBAPIError
-from telegram import Update
 from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application, polling
+from bot.app import Runtime, build_application, build_runtime, polling
 from bot.content import ContentError, ImportReport, import_pack, load_pack, progress_bar
 from bot.i18n import CatalogError
+from bot.logs import configure_logging
+from bot.monitoring import ListenError, listening, monitoring_app
 from bot.playground.server import create_app
 from bot.playground.state import Playground
 from bot.settings import ConfigError, Settings, load_settings
+from bot.webhook import WebhookRefused, serving_webhook
+from bot.workers import delivery_processes
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.opportunities import OpportunityRepository
 from storage.users import UserRepository
+
+logger = logging.getLogger("bot")
 
 DEMO_DATABASE = Path("data/demo.db")
 DEMO_CONTENT = Path(__file__).resolve().parent.parent / "content" / "cesena.yaml"
@@ -49,6 +57,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("run", help="poll Telegram with BOT_TOKEN")
+    webhook_parser = commands.add_parser(
+        "webhook", help="let Telegram post updates to WEBHOOK_URL (serves /healthz and /metrics)"
+    )
+    webhook_parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="processes draining the delivery queue, this one included (default 1)",
+    )
     content_parser = commands.add_parser("content", help="manage content packs")
     content_commands = content_parser.add_subparsers(dest="action", required=True)
     import_parser = content_commands.add_parser(
@@ -64,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         configure_logging(settings.log_level)
         if args.command == "run":
             run(settings)
+        elif args.command == "webhook":
+            webhook(settings, args.workers)
         elif args.command == "content":
             asyncio.run(import_content(settings, args.file))
         else:
@@ -76,22 +96,82 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def configure_logging(level: str) -> None:
-    """Readable logs; HTTP client logs are quiet because their URLs contain the bot token."""
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "aiohttp.access"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+def positive_int(value: str) -> int:
+    """An argparse type: a whole number of at least 1."""
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def run(settings: Settings) -> None:
-    """Poll Telegram until interrupted."""
+    """Poll Telegram until interrupted; /healthz and /metrics on METRICS_PORT if it is set."""
     token = settings.require_token()
+    runtime = build(settings, token)
+    asyncio.run(run_polling(runtime, settings))
+
+
+async def run_polling(runtime: Runtime, settings: Settings) -> None:
+    """Poll until SIGINT or SIGTERM."""
+    stop = stop_on_signals()
+    with startup_errors(settings):
+        async with AsyncExitStack() as running:
+            if settings.metrics_port is not None:
+                app = monitoring_app(runtime.engine, runtime.metrics, role="polling")
+                await running.enter_async_context(
+                    listening(app, settings.metrics_listen, settings.metrics_port, "METRICS_PORT")
+                )
+            await running.enter_async_context(polling(runtime.application))
+            await stop.wait()
+
+
+def webhook(settings: Settings, workers: int) -> None:
+    """Serve Telegram's webhook until interrupted, with `workers` processes sending the queue."""
+    token = settings.require_token()
+    settings.require_webhook_url()
+    runtime = build(settings, token, delivery_processes=workers)
+    # Unset, a fresh random secret at each start: setWebhook tells Telegram the new one.
+    secret = settings.webhook_secret or secrets.token_urlsafe(32)
+    asyncio.run(run_webhook(runtime, settings, token, secret, workers))
+
+
+async def run_webhook(
+    runtime: Runtime, settings: Settings, token: str, secret: str, workers: int
+) -> None:
+    """The webhook server, then the other delivery workers, until SIGINT or SIGTERM."""
+    stop = stop_on_signals()
+    with startup_errors(settings):
+        async with (
+            serving_webhook(runtime, settings, secret),
+            delivery_processes(settings, token, workers),
+        ):
+            await stop.wait()
+            logger.info("stopping")
+
+
+def build(settings: Settings, token: str, *, delivery_processes: int = 1) -> Runtime:
+    """build_runtime, with a database that cannot be created explained in one sentence."""
     try:
-        application = build_application(settings, token)
+        return build_runtime(settings, token, delivery_processes=delivery_processes)
     except OSError as error:
         raise UsageError(f"cannot create the database at DATABASE_URL: {error}") from None
+
+
+def stop_on_signals() -> asyncio.Event:
+    """An event set by SIGINT or SIGTERM (call inside the running loop)."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    return stop
+
+
+@contextmanager
+def startup_errors(settings: Settings) -> Iterator[None]:
+    """Turn what can go wrong while starting into one sentence for the person running it."""
     try:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+        yield
+    except (ListenError, WebhookRefused) as error:
+        raise UsageError(str(error)) from None
     except InvalidToken:
         raise UsageError("Telegram rejected BOT_TOKEN; check it with @BotFather") from None
     except NetworkError as error:
@@ -127,10 +207,7 @@ async def demo(settings: Settings, host: str, port: int) -> None:
         }
     )
     await seed_demo(demo_settings, coordinator["id"])
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    stop = stop_on_signals()
     try:
         async with polling(build_application(demo_settings, playground.token)):
             print(

@@ -6,8 +6,10 @@ import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from telegram import BotCommand, Update
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
@@ -18,6 +20,7 @@ from bot.conversation import Conversation
 from bot.delivery import DeliveryPolicy, DeliveryWorker
 from bot.housekeeping import expire_opportunities, purge_inactive_users, purge_relayed_questions
 from bot.i18n import ISO_639_1_LOCALES, Catalog, Translator
+from bot.metrics import Metrics
 from bot.settings import Settings
 from handlers.help import command_descriptions
 from storage.db import create_engine, create_sessionmaker, migrate
@@ -28,24 +31,34 @@ MAX_CONCURRENT_UPDATES = 8  # measured in benches/: more concurrency costs more 
 MAX_RETRIES_ON_429 = 5  # each retry first waits the retry_after Telegram asked for
 
 
+@dataclass(frozen=True)
+class Runtime:
+    """A built bot: its PTB Application, its database engine and its metrics."""
+
+    application: Application
+    engine: AsyncEngine
+    metrics: Metrics
+
+
 def build_application(settings: Settings, token: str) -> Application:
     """Wire everything together; resources open in post_init and close in post_shutdown."""
+    return build_runtime(settings, token).application
+
+
+def build_runtime(settings: Settings, token: str, *, delivery_processes: int = 1) -> Runtime:
+    """Like build_application, keeping hold of the engine and the metrics.
+
+    `delivery_processes` is how many processes drain the delivery queue in all, this one
+    included: each sends at its share of DELIVERY_RATE, so together they keep to it.
+    """
     catalog = Catalog(settings.default_locale)
     engine = create_engine(settings.database_url)
     sessionmaker = create_sessionmaker(engine)
-    conversation = Conversation(settings, catalog, sessionmaker)
-    sender = TelegramSender(token, settings.bot_api_url, settings.delivery_max_in_flight + 2)
-    deliveries = DeliveryWorker(
-        sessionmaker,
-        catalog,
-        sender.send,
-        channel=CHANNEL,
-        policy=DeliveryPolicy(
-            rate=settings.delivery_rate,
-            batch_size=max(DeliveryPolicy.batch_size, 2 * settings.delivery_max_in_flight),
-            max_in_flight=settings.delivery_max_in_flight,
-            retry_backoff=timedelta(seconds=settings.delivery_retry_seconds),
-        ),
+    metrics = Metrics()
+    conversation = Conversation(settings, catalog, sessionmaker, metrics)
+    sender = delivery_sender(settings, token)
+    deliveries = build_delivery_worker(
+        settings, sessionmaker, catalog, sender, metrics, processes=delivery_processes
     )
     for job in (
         expire_opportunities,
@@ -96,8 +109,38 @@ def build_application(settings: Settings, token: str) -> Application:
         .post_shutdown(post_shutdown)
         .build()
     )
-    TelegramChannel(conversation).install(application)
-    return application
+    TelegramChannel(conversation, metrics).install(application)
+    return Runtime(application, engine, metrics)
+
+
+def delivery_sender(settings: Settings, token: str) -> TelegramSender:
+    """The delivery queue's own Bot API sender, with a connection for every send in flight."""
+    return TelegramSender(token, settings.bot_api_url, settings.delivery_max_in_flight + 2)
+
+
+def build_delivery_worker(
+    settings: Settings,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    catalog: Catalog,
+    sender: TelegramSender,
+    metrics: Metrics,
+    *,
+    processes: int = 1,
+) -> DeliveryWorker:
+    """A delivery worker sending at its share of DELIVERY_RATE among `processes` workers."""
+    return DeliveryWorker(
+        sessionmaker,
+        catalog,
+        sender.send,
+        channel=CHANNEL,
+        policy=DeliveryPolicy(
+            rate=settings.delivery_rate / processes,
+            batch_size=max(DeliveryPolicy.batch_size, 2 * settings.delivery_max_in_flight),
+            max_in_flight=settings.delivery_max_in_flight,
+            retry_backoff=timedelta(seconds=settings.delivery_retry_seconds),
+        ),
+        observer=metrics,
+    )
 
 
 async def publish_commands(application: Application, catalog: Catalog) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from bot.clean import MAX_TEXT_LENGTH, clean
 from bot.flood import FloodGuard, Verdict
 from bot.i18n import Catalog
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.turn import Command, Event, InlineQuery, Membership, Message, Reply, Text, Turn
 from handlers import fallback, respond
@@ -48,11 +49,16 @@ class Conversation:
     """The channel-neutral core every channel adapter calls."""
 
     def __init__(
-        self, settings: Settings, catalog: Catalog, sessionmaker: async_sessionmaker[AsyncSession]
+        self,
+        settings: Settings,
+        catalog: Catalog,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        metrics: Metrics | None = None,
     ) -> None:
         self.settings = settings
         self.catalog = catalog
         self.sessionmaker = sessionmaker
+        self.metrics = metrics
         self.flood = FloodGuard(settings.flood_max_updates, settings.flood_period)
 
     async def handle(self, event: Event) -> list[Reply]:
@@ -74,7 +80,10 @@ class Conversation:
                     await users.seen(user)
                     if self._is_configured_admin(event):
                         await users.grant_role(user, "admin")
-                turn = Turn(event, session, users, self.catalog, self.settings, translator, user)
+                turn = Turn(
+                    event, session, users, self.catalog, self.settings, translator, user,
+                    metrics=self.metrics,
+                )  # fmt: skip
                 replies = await (too_long(turn) if is_too_long(event) else respond(turn))
                 await session.commit()
                 return replies

@@ -30,10 +30,11 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from aiolimiter import AsyncLimiter
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.i18n import Catalog
@@ -48,6 +49,16 @@ logger = logging.getLogger(__name__)
 Send = Callable[[str, Message], Awaitable[object]]  # (channel user id, message); raises below
 Clock = Callable[[], datetime]
 Housekeeping = Callable[[AsyncSession], Awaitable[object]]
+
+
+class DeliveryObserver(Protocol):
+    """Told how deliveries end and how long the queue is (for metrics)."""
+
+    def delivery_outcome(self, outcome: str) -> None:
+        """One delivery ended: "sent", "failed" or "blocked"."""
+
+    def queued(self, due: int) -> None:
+        """This many queued deliveries are due now."""
 
 
 class DeliveryError(Exception):
@@ -106,6 +117,7 @@ class DeliveryWorker:
         channel: str = "telegram",
         policy: DeliveryPolicy | None = None,
         clock: Clock = utcnow,
+        observer: DeliveryObserver | None = None,
     ) -> None:
         self.sessionmaker = sessionmaker
         self.catalog = catalog
@@ -113,6 +125,7 @@ class DeliveryWorker:
         self.channel = channel
         self.policy = policy or DeliveryPolicy()
         self.clock = clock
+        self.observer = observer
         rate = self.policy.rate
         # Sends are let through in blocks, one block every block/rate seconds: at high rates the
         # event loop then wakes once per block instead of once per message (measured in benches/:
@@ -131,6 +144,7 @@ class DeliveryWorker:
         self._task: asyncio.Task[None] | None = None
         self._housekeeping: list[Housekeeping] = []
         self._next_housekeeping = 0.0
+        self._next_look_at_queue = 0.0
         self._outcomes = GroupCommit(sessionmaker, self.policy.commit_gather)
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -168,6 +182,7 @@ class DeliveryWorker:
         async with asyncio.TaskGroup() as group:
             while not self._stopping.is_set():
                 await self._housekeep_if_due()
+                await self._observe_queue_if_due()
                 batch = await self._claim()
                 if batch:
                     with suppress_and_log("could not dispatch deliveries"):
@@ -229,6 +244,26 @@ class DeliveryWorker:
                 async with self.sessionmaker() as session:
                     await job(session)
                     await session.commit()
+
+    async def _observe_queue_if_due(self) -> None:
+        """Tell the observer how many deliveries are due, at most once per idle interval."""
+        loop = asyncio.get_running_loop()
+        if self.observer is None or loop.time() < self._next_look_at_queue:
+            return
+        self._next_look_at_queue = loop.time() + self.policy.idle_interval
+        now = self.clock().astimezone(UTC)  # stored in UTC: SQLite drops the offset
+        with suppress_and_log("could not count queued deliveries"):
+            async with self.sessionmaker() as session:
+                due = await session.scalar(
+                    select(func.count())
+                    .select_from(Delivery)
+                    .where(Delivery.status == DeliveryStatus.QUEUED, Delivery.due_at <= now)
+                )
+            self.observer.queued(int(due or 0))
+
+    def _observed(self, outcome: str) -> None:
+        if self.observer is not None:
+            self.observer.delivery_outcome(outcome)
 
     # --- one delivery -------------------------------------------------------------------
 
@@ -309,6 +344,9 @@ class DeliveryWorker:
                 for delivery_id, until in postponed:
                     await repository.postpone(delivery_id, until)
                 await session.commit()
+                for _, ending, _ in endings:
+                    if ending is not DeliveryStatus.CANCELLED:
+                        self._observed(ending.value)
         return ready, rest
 
     async def _send_until_settled(
@@ -335,6 +373,7 @@ class DeliveryWorker:
                 await self._retry_or_fail(delivery, error)
             else:
                 await self._outcomes.sent(delivery.id, self.clock())
+                self._observed("sent")
             return
 
     async def _turn_to_send(self, deadline: datetime) -> bool:
@@ -383,6 +422,7 @@ class DeliveryWorker:
                 delivery.id, DeliveryStatus.FAILED, reason, attempted=True
             )
         )
+        self._observed("failed")
 
     async def _recipient_gone(self, delivery: ClaimedDelivery, reason: str) -> None:
         async def stop_and_finish(session: AsyncSession) -> None:
@@ -394,6 +434,7 @@ class DeliveryWorker:
             )
 
         await self._outcomes.change(stop_and_finish)
+        self._observed("blocked")
 
     async def _release(self, deliveries: Sequence[ClaimedDelivery]) -> None:
         await self._write(lambda repository: repository.release(deliveries))

@@ -15,6 +15,8 @@ from bot.i18n import SHIPPED_LOCALES
 
 TOKEN_PATTERN = re.compile(r"^\d{3,12}:[A-Za-z0-9_-]{30,64}$")
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+WEBHOOK_URL_PATTERN = re.compile(r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")  # what Telegram accepts
 
 
 class ConfigError(Exception):
@@ -43,6 +45,12 @@ class Settings(BaseSettings):
     retention_days: int = Field(default=365, ge=1)  # inactive people are forgotten after this
     submissions_per_day: int = Field(default=3, ge=1)  # opportunities one person may suggest a day
     timezone: str = "Europe/Rome"  # the city's: dates are shown and entered in it
+    webhook_url: str = ""  # the public HTTPS URL Telegram posts updates to (`webhook` command)
+    webhook_secret: str = ""  # Telegram sends it with every update; random at each start if unset
+    webhook_listen: str = "127.0.0.1"  # where the webhook server listens (behind a proxy)
+    webhook_port: int = Field(default=8443, ge=1, le=65535)
+    metrics_listen: str = "127.0.0.1"
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # /healthz, /metrics; off
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -104,6 +112,29 @@ class Settings(BaseSettings):
             raise ValueError(f"TIMEZONE {value!r} is not a time zone, e.g. Europe/Rome") from None
         return value
 
+    @field_validator("webhook_url")
+    @classmethod
+    def _check_webhook_url(cls, value: str) -> str:
+        if value and not WEBHOOK_URL_PATTERN.match(value):
+            raise ValueError(
+                "WEBHOOK_URL must be an https URL with no query, e.g. https://bot.example.org/telegram"
+            )
+        return value
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _check_webhook_secret(cls, value: str) -> str:
+        if value and not WEBHOOK_SECRET_PATTERN.match(value):
+            raise ValueError(
+                "WEBHOOK_SECRET must be 1-256 characters, only letters, digits, '_' and '-'"
+            )
+        return value
+
+    @field_validator("metrics_port", mode="before")
+    @classmethod
+    def _empty_metrics_port(cls, value: object) -> object:
+        return None if value == "" else value
+
     @property
     def zone(self) -> ZoneInfo:
         """The city's time zone."""
@@ -123,6 +154,16 @@ class Settings(BaseSettings):
                 "digits, '_' or '-' (as @BotFather gives it)."
             )
         return self.bot_token
+
+    def require_webhook_url(self) -> str:
+        """Return WEBHOOK_URL, or raise a ConfigError that says what it must be."""
+        if not self.webhook_url:
+            raise ConfigError(
+                "WEBHOOK_URL is not set: give the public https URL that Telegram should post "
+                "updates to, e.g. WEBHOOK_URL=https://bot.example.org/telegram "
+                "(or poll Telegram instead: `python -m bot run`)."
+            )
+        return self.webhook_url
 
 
 def load_settings(**overrides: object) -> Settings:

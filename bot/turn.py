@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -9,6 +10,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
     from bot.i18n import Catalog, Translator
+    from bot.metrics import Metrics
     from bot.settings import Settings
     from storage.models import User
     from storage.users import UserRepository
@@ -198,6 +200,7 @@ class Turn:
     settings: Settings
     t: Translator
     user: User | None = None
+    metrics: Metrics | None = None
 
     @property
     def sender(self) -> Sender:
@@ -211,6 +214,10 @@ class Turn:
     def ngettext(self, singular: str, plural: str, count: int, **values: object) -> str:
         """Translate with plural rules (see Translator.ngettext)."""
         return self.t.ngettext(singular, plural, count, **values)
+
+    def timed_search(self, index: str) -> AbstractContextManager[object]:
+        """A `with` block around one search in `index`, timed for the metrics."""
+        return self.metrics.search_timer(index) if self.metrics is not None else nullcontext()
 
     def speak(self, locale: str) -> None:
         """Switch this turn's language, e.g. right after the user picked one."""

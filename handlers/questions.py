@@ -91,7 +91,8 @@ async def answer_question(turn: Turn, question: str) -> list[Reply]:
     if is_emergency(question, turn.t.locale):
         replies.append(await emergency_numbers(turn))
     faq = FaqRepository(turn.session)
-    hits = await faq.search(question, turn.t.locale, limit=3)
+    with turn.timed_search("faq"):
+        hits = await faq.search(question, turn.t.locale, limit=3)
     answers = []
     for hit in hits:
         answer = await faq.answer(hit.item_id, turn.t.locale)
@@ -352,7 +353,8 @@ async def promote(turn: Turn, question_id: int) -> list[Reply]:
     if item is None or not item.answer or await questions.is_promoted(item):
         raise Expired
     faq = FaqRepository(turn.session)
-    related = await faq.search(item.question, item.locale, limit=1)
+    with turn.timed_search("faq"):
+        related = await faq.search(item.question, item.locale, limit=1)
     category = "registration"
     if related:
         category = await faq.category(related[0].item_id) or category

@@ -102,9 +102,11 @@ async def _search(turn: Turn, query: str) -> list[tuple[str, int]]:
     """Open opportunities first, then services, best matches first."""
     index = SearchIndex(turn.session)
     locale = turn.t.locale
-    opportunities = await index.search("opportunity", query, locale, limit=MAX_INLINE_RESULTS)
+    with turn.timed_search("opportunity"):
+        opportunities = await index.search("opportunity", query, locale, limit=MAX_INLINE_RESULTS)
     found = [("o", hit.item_id) for hit in opportunities]
-    services_found = await index.search("service", query, locale, limit=MAX_INLINE_RESULTS)
+    with turn.timed_search("service"):
+        services_found = await index.search("service", query, locale, limit=MAX_INLINE_RESULTS)
     return found + [("s", hit.item_id) for hit in services_found]
 
 

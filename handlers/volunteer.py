@@ -145,7 +145,8 @@ async def show_list(turn: Turn, view: View, *, edit: bool = True) -> list[Reply]
         query = str(flow.data.get("query", "")) if flow and flow.name == FLOW else ""
         if not query:
             raise Expired
-        hits = await SearchIndex(turn.session).search("opportunity", query, locale, limit=50)
+        with turn.timed_search("opportunity"):
+            hits = await SearchIndex(turn.session).search("opportunity", query, locale, limit=50)
         ids = [hit.item_id for hit in hits]
         page = await opportunities.browse(None, view.filters, locale, view.page, ids=ids)
         heading = "🔎 " + turn._("Results for “%(query)s”", query=query)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,7 @@ from telegram.error import Forbidden
 from bot.channels.telegram import TelegramSender, delivery_error
 from bot.delivery import DeliveryPolicy, DeliveryWorker, RateLimited, Send
 from bot.i18n import Translator
+from bot.metrics import Metrics
 from bot.turn import Key, Message
 from handlers.notifications import renders
 from storage.db import create_engine, create_sessionmaker, migrate
@@ -160,6 +161,25 @@ async def test_users_who_blocked_the_bot_are_stopped_and_not_written_to_again(qu
     await queue.enqueue(blocking, {"texts": {"en": "Again?"}})
     await queue.worker().run_until_idle()
     assert queue.sends() == 5
+
+
+async def test_metrics_count_each_outcome_and_the_deliveries_due_now(queue):
+    metrics = Metrics()
+    reachable = await queue.recipients("en", "en")
+    [blocking] = await queue.recipients("ar")
+    tomorrow = await queue.recipients("en")
+    await queue.served.playground.user_blocks(blocking.chat_id)
+    await queue.enqueue([*reachable, blocking])
+    await queue.enqueue(tomorrow, due_at=utcnow() + timedelta(days=1))
+
+    await queue.worker(replace(FAST, idle_interval=0), observer=metrics).run_until_idle()
+
+    def messages(outcome: str) -> float | None:
+        labels = {"source": "delivery", "outcome": outcome}
+        return metrics.registry.get_sample_value("passaparola_messages_total", labels)
+
+    assert (messages("sent"), messages("blocked"), messages("failed")) == (2, 1, 0)
+    assert metrics.registry.get_sample_value("passaparola_delivery_queue_depth") == 0
 
 
 async def test_only_a_block_or_a_deleted_account_stops_a_user(queue):

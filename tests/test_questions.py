@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.conversation import Conversation
+from bot.metrics import Metrics
 from handlers.notifications import render
 from storage.faq import FaqRepository
 from storage.models import Delivery, FaqEntry, HelperQuestion, QuestionStatus, User
@@ -99,6 +100,22 @@ async def test_a_question_gets_the_best_answer_in_the_askers_language(conversati
         f"faq:no:{faq['doctor']}",
     }
     assert "ask:human" in buttons(replies).values()
+
+
+async def test_faq_searches_are_timed_for_the_metrics(conversation, faq):
+    metrics = Metrics()
+    timed = Conversation(
+        conversation.settings, conversation.catalog, conversation.sessionmaker, metrics
+    )
+    asker = await person(timed, "7009", "en")
+    await asker.press("menu:ask")
+
+    await asker.text("How do I find a family doctor?")
+
+    timed_searches = metrics.registry.get_sample_value(
+        "passaparola_search_seconds_count", {"index": "faq"}
+    )
+    assert timed_searches == 1
 
 
 async def test_a_question_in_another_language_still_finds_the_answer(conversation, faq):

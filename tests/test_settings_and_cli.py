@@ -76,6 +76,56 @@ def test_demo_explains_a_port_already_in_use(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+WEBHOOK_URL = "https://bot.example.org/telegram"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "expected"),
+    [
+        ((), {"BOT_TOKEN": GOOD_TOKEN}, "WEBHOOK_URL is not set"),
+        ((), {"WEBHOOK_URL": WEBHOOK_URL}, "BOT_TOKEN is not set"),
+        ((), {"BOT_TOKEN": GOOD_TOKEN, "WEBHOOK_URL": "ftp://bot.example.org"}, "WEBHOOK_URL must"),
+        (
+            (),
+            {"BOT_TOKEN": GOOD_TOKEN, "WEBHOOK_URL": WEBHOOK_URL, "WEBHOOK_SECRET": "no spaces!"},
+            "WEBHOOK_SECRET must be 1-256 characters",
+        ),
+        (
+            (),
+            {"BOT_TOKEN": GOOD_TOKEN, "WEBHOOK_URL": WEBHOOK_URL, "WEBHOOK_PORT": "70000"},
+            "WEBHOOK_PORT: Input should be less than or equal to 65535",
+        ),
+        (
+            ("--workers", "0"),
+            {"BOT_TOKEN": GOOD_TOKEN, "WEBHOOK_URL": WEBHOOK_URL},
+            "expected a whole number of at least 1",
+        ),
+    ],
+)
+def test_webhook_explains_bad_configuration_without_a_traceback(tmp_path, args, env, expected):
+    result = run_cli("webhook", *args, tmp_path=tmp_path, **env)
+
+    assert result.returncode == 2
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_webhook_explains_a_port_already_in_use(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_cli(
+            "webhook", tmp_path=tmp_path,
+            BOT_TOKEN=GOOD_TOKEN, WEBHOOK_URL=WEBHOOK_URL, WEBHOOK_PORT=str(port),
+        )  # fmt: skip
+
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        f"error: port {port} is already in use; set WEBHOOK_PORT to a free port"
+    )
+
+
 @pytest.mark.parametrize(
     ("language_code", "locale"),
     [("ar-EG", "ar"), ("ar", "ar"), ("pt-BR", None), ("ckb", "ckb"), ("fa-AF", "fa"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable
 from datetime import timedelta
@@ -50,6 +51,7 @@ from bot.delivery import (
     TemporaryFailure,
     Undeliverable,
 )
+from bot.metrics import Metrics
 from bot.turn import (
     Button,
     Command,
@@ -129,8 +131,9 @@ def _chat_key(update: object) -> int | None:
 class TelegramChannel:
     """Connects a PTB Application to the Conversation."""
 
-    def __init__(self, conversation: Conversation) -> None:
+    def __init__(self, conversation: Conversation, metrics: Metrics | None = None) -> None:
         self.conversation = conversation
+        self.metrics = metrics
 
     def install(self, application: Application) -> None:
         """Route every update through this adapter; log whatever escapes it."""
@@ -139,16 +142,22 @@ class TelegramChannel:
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Turn the update into an Event, let the conversation answer, send the replies."""
+        started = time.perf_counter()
         event = self.to_event(update, context.bot.username)
-        if event is None:
-            if update.callback_query is not None:
-                await update.callback_query.answer()
-            return
-        replies = await self.conversation.handle(event)
-        if update.inline_query is not None:
-            await self.answer_inline(update, replies)
-            return
-        await self.deliver(context, event, update.callback_query, replies)
+        try:
+            if event is None:
+                if update.callback_query is not None:
+                    await _quietly(update.callback_query.answer())
+                return
+            replies = await self.conversation.handle(event)
+            if update.inline_query is not None:
+                await self.answer_inline(update, replies)
+                return
+            await self.deliver(context, event, update.callback_query, replies)
+        finally:
+            if self.metrics is not None:
+                elapsed = time.perf_counter() - started
+                self.metrics.update_handled(update_kind(update, event), elapsed)
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Errors outside the conversation (network, Bot API): log them, never crash."""
@@ -290,6 +299,7 @@ class TelegramChannel:
                 await pressed.edit_text(
                     reply.text, reply_markup=markup, link_preview_options=_preview(reply)
                 )
+                self._count("sent")
                 return
             except BadRequest as error:
                 if "not modified" in error.message:
@@ -299,11 +309,46 @@ class TelegramChannel:
             await post(context.bot, target, reply)
         except Forbidden as error:
             if isinstance(delivery_error(error), RecipientGone):
+                self._count("blocked")
                 await self.conversation.contact_stopped(CHANNEL, str(target))
             else:
+                self._count("failed")
                 logger.warning("could not send to a chat: %s", error)
         except TelegramError as error:
+            self._count("failed")
             logger.warning("could not send to a chat: %s", error)
+        else:
+            self._count("sent")
+
+    def _count(self, outcome: str) -> None:
+        if self.metrics is not None:
+            self.metrics.message("reply", outcome)
+
+
+# Updates that became an event are named by their input; the others (an inline query, a group
+# message not addressed to us, ...) by their field in Telegram's Update.
+INPUT_KINDS: dict[type, str] = {
+    Command: "command",
+    Text: "text",
+    Button: "button",
+    Photo: "photo",
+    Membership: "membership",
+    Unsupported: "unsupported",
+    InlineQuery: "inline_query",
+    InlineChosen: "inline_chosen",
+}
+UPDATE_FIELDS = (
+    "inline_query", "chosen_inline_result", "callback_query", "my_chat_member", "edited_message",
+    "message", "channel_post", "chat_member", "chat_join_request",
+)  # fmt: skip
+
+
+def update_kind(update: Update, event: Event | None) -> str:
+    """A short, bounded name for what the update was, for metrics."""
+    if event is not None:
+        return INPUT_KINDS.get(type(event.input), "other")
+    field = next((name for name in UPDATE_FIELDS if getattr(update, name, None) is not None), None)
+    return field or "other"
 
 
 # The only refusals that mean the person is gone; "chat not found" and the like are not proof.

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from bot.playground.state import ApiError, Fault, Playground
+from bot.playground.webhook import post_updates
 
 PAGE = Path(__file__).with_name("page.html")
 JSON_PARAMS = frozenset(
@@ -22,6 +26,7 @@ def create_app(playground: Playground) -> web.Application:
     """The aiohttp application serving one playground."""
     app = web.Application(client_max_size=60 * 1024 * 1024)
     app[PLAYGROUND_KEY] = playground
+    app.cleanup_ctx.append(_webhook_delivery)
     app.add_routes(
         [
             web.route("*", "/bot{token}/{method}", bot_api),
@@ -46,6 +51,15 @@ def create_app(playground: Playground) -> web.Application:
         ]
     )
     return app
+
+
+async def _webhook_delivery(app: web.Application) -> AsyncIterator[None]:
+    """Post updates to the bot's webhook, when it set one, for as long as the server runs."""
+    task = asyncio.create_task(post_updates(app[PLAYGROUND_KEY]), name="playground-webhook")
+    yield
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
 
 
 # --- the Bot API ------------------------------------------------------------------------

@@ -96,6 +96,14 @@ class RateRule:
             chat_window.append(now)
 
 
+@dataclass(frozen=True)
+class Webhook:
+    """Where the bot asked for its updates to be posted (setWebhook), and the secret to send."""
+
+    url: str
+    secret_token: str = ""
+
+
 @dataclass
 class Stats:
     """What happened, for tests and benchmarks."""
@@ -149,6 +157,7 @@ class Playground:
         self.rate = RateRule()
         self.stats = Stats()
         self._updates: list[JSON] = []
+        self.webhook: Webhook | None = None  # set: updates are posted to it, not fetched
         self._update_ids = itertools.count(1)
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._user_ids = itertools.count(FIRST_USER_ID)
@@ -375,17 +384,51 @@ class Playground:
     async def _api_getme(self, params: JSON) -> JSON:
         return self.bot_user
 
+    async def _api_setwebhook(self, params: JSON) -> bool:
+        url = str(params.get("url") or "")
+        if not url:
+            return await self._api_deletewebhook(params)
+        if not url.startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: bad webhook: invalid webhook URL specified")
+        secret = str(params.get("secret_token") or "")
+        if secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", secret):
+            raise ApiError(400, "Bad Request: secret token contains unallowed characters")
+        self.webhook = Webhook(url, secret)
+        async with self._new_update:
+            self._new_update.notify_all()
+        return True
+
     async def _api_deletewebhook(self, params: JSON) -> bool:
+        self.webhook = None
+        if params.get("drop_pending_updates") in (True, "true", "True"):
+            self._updates.clear()
         return True
 
     async def _api_getwebhookinfo(self, params: JSON) -> JSON:
         return {
-            "url": "",
+            "url": self.webhook.url if self.webhook else "",
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
 
+    async def next_webhook_update(self) -> tuple[Webhook, JSON]:
+        """Wait until a webhook is set and an update is pending; the oldest, not yet removed."""
+        async with self._new_update:
+            await self._new_update.wait_for(lambda: self.webhook is not None and self._updates)
+            assert self.webhook is not None
+            return self.webhook, self._updates[0]
+
+    def webhook_delivered(self, update_id: int) -> None:
+        """The webhook answered 2xx for this update: Telegram forgets it."""
+        self._updates = [u for u in self._updates if u["update_id"] != update_id]
+
     async def _api_getupdates(self, params: JSON) -> list[JSON]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         offset = _optional_int(params.get("offset")) or 0
         limit = min(max(_optional_int(params.get("limit")) or 100, 1), 100)
         timeout = min(float(params.get("timeout") or 0), 50.0)
