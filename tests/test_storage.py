@@ -34,7 +34,7 @@ async def test_migrations_reach_the_newest_revision_and_are_idempotent(settings)
     assert version == ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert columns == {
         "id", "channel", "channel_user_id", "locale", "status", "roles", "consented_at",
-        "first_seen_at", "last_seen_at", "organisation_id", "muted",
+        "first_seen_at", "last_seen_at", "organisation_id", "muted", "referral_code", "public_name",
     }  # fmt: skip
     assert not {"phone", "phone_number", "text", "message"} & columns
 
