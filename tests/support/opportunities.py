@@ -29,6 +29,15 @@ def next_weekday(weekday: int, hour: int, *, after: datetime | None = None) -> d
     return (start + timedelta(days=days)).replace(hour=hour, minute=0, second=0, microsecond=0)
 
 
+def weekend_morning() -> datetime:
+    """The next Saturday or Sunday at 09:00 UTC that is more than a day away, and within a week:
+    late enough for a 24-hour reminder and early enough for the weekend filter, on any day."""
+    candidate = (utcnow() + timedelta(hours=25)).replace(minute=0, second=0, microsecond=0)
+    while candidate.weekday() not in (5, 6) or candidate.hour != 9:
+        candidate += timedelta(hours=1)
+    return candidate
+
+
 def texts(title: str, **more: tuple[str, str, str]) -> dict[str, tuple[str, str, str]]:
     """Italian source texts plus any translations."""
     return {"it": (title, f"Descrizione di {title}.", "Scrivici."), **more}
@@ -78,7 +87,7 @@ async def seed_city(conversation: Conversation) -> City:
             "cleanup": data(
                 texts=texts("Pulizia del fiume", en=("River clean-up", "Clean the river.", "")),
                 category="environment", schedule=Schedule.ONCE,
-                starts_at=next_weekday(5, 9), area_id=city.areas["Vigne"],
+                starts_at=weekend_morning(), area_id=city.areas["Vigne"],
                 skills=("gardening",), languages=("it", "en"),
                 organisation_id=city.organisations["ponte"],
             ),
