@@ -332,9 +332,22 @@ async def test_my_reach_counts_people_brought_and_sign_ups_without_names(convers
 
     text = texts(await people[0].command("reach"))
 
-    assert "Your shares brought 1 person to Passaparola." in before
-    assert "0 of them signed up for something." in before
-    assert "1 of them signed up for something." in text
+    italian = conversation.catalog.translator("it")  # the first sharer reads Italian
+
+    def joined(count: int) -> str:
+        return italian.ngettext(
+            "%(count)s of them signed up for something.",
+            "%(count)s of them signed up for something.",
+            count,
+        )
+
+    brought = italian.ngettext(
+        "Your shares brought %(count)s person to Passaparola.",
+        "Your shares brought %(count)s people to Passaparola.",
+        1,
+    )
+    assert brought in before and brought in text
+    assert joined(0) in before and joined(1) in text
     assert "8001" not in text and "Test" not in text, "no names, no accounts"
 
 
