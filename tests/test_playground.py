@@ -89,6 +89,11 @@ async def test_photos_and_documents_are_uploaded_as_multipart(api, client, serve
             f"{served.url}/bot{served.playground.token}/sendPhoto", data={"chat_id": user.id}
         )
     assert no_photo.status_code == 400 and "no photo" in no_photo.json()["description"]
+    async with httpx.AsyncClient() as http:
+        shown = await http.get(f"{served.url}/api/files/{photo.photo[0].file_id}")
+        unknown = await http.get(f"{served.url}/api/files/photo-nobody-sent")
+    assert shown.content == b"\x89PNG fake image bytes", "the chat page shows what was uploaded"
+    assert unknown.status_code == 404
 
 
 async def test_callback_answers_inline_answers_and_command_scopes(api, client, served):

@@ -43,6 +43,7 @@ def create_app(playground: Playground) -> web.Application:
             web.post("/api/inline/choose", choose_inline),
             web.post("/api/block", block),
             web.get("/api/chats/{chat_id}", chat),
+            web.get("/api/files/{file_id}", uploaded_file),
             web.get("/api/events", events),
             web.post("/api/faults", add_fault),
             web.delete("/api/faults", clear_faults),
@@ -211,6 +212,14 @@ async def block(request: web.Request) -> web.Response:
     return await _run(
         lambda p: p.user_blocks(int(body["user_id"]), bool(body.get("blocked", True))), request
     )
+
+
+async def uploaded_file(request: web.Request) -> web.Response:
+    """A picture the bot uploaded (a QR code, a chart), for the chat page."""
+    content = request.app[PLAYGROUND_KEY].files.get(request.match_info["file_id"])
+    if content is None:
+        raise web.HTTPNotFound()
+    return web.Response(body=content, content_type="image/png")
 
 
 async def chat(request: web.Request) -> web.Response:

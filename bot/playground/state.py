@@ -148,6 +148,7 @@ class Playground:
         self.commands: dict[tuple[str, str], list[JSON]] = {}
         self.callback_answers: dict[str, JSON] = {}
         self.inline_answers: dict[str, JSON] = {}
+        self.files: dict[str, bytes] = {}  # uploaded photos, newest last, for the chat page
         self._inline_queries: dict[str, tuple[int, str]] = {}  # query id -> (user id, query)
         self.faults: list[Fault] = []
         self.lean = lean
@@ -320,6 +321,12 @@ class Playground:
             chat_id=None,
         )
 
+    def _keep_file(self, file_id: str, content: bytes) -> None:
+        """Keep an uploaded picture for the page to show; only the newest ones are kept."""
+        self.files[file_id] = content
+        while len(self.files) > MAX_KEPT_FILES:
+            del self.files[next(iter(self.files))]
+
     def transcript(self, chat_id: int) -> list[JSON]:
         """Every message in the chat, oldest first, as it looks now (edits applied)."""
         return [m for _, m in sorted(self.messages.get(chat_id, {}).items())]
@@ -458,7 +465,10 @@ class Playground:
         if photo is None:
             raise ApiError(400, "Bad Request: there is no photo in the request")
         size = _size(photo)
-        sizes = [{"file_id": f"photo{secrets.token_hex(4)}", "file_unique_id": secrets.token_hex(4),
+        file_id = f"photo{secrets.token_hex(4)}"
+        if isinstance(photo, bytes | bytearray):
+            self._keep_file(file_id, bytes(photo))
+        sizes = [{"file_id": file_id, "file_unique_id": secrets.token_hex(4),
                   "width": 800, "height": 600, "file_size": size}]  # fmt: skip
         return await self._bot_message(chat_id, params, photo=sizes, **_caption(params))
 
@@ -695,6 +705,7 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).lower() in ("true", "1")
 
 
+MAX_KEPT_FILES = 100
 START_PARAMETER = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
