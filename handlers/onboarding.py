@@ -25,7 +25,10 @@ def privacy_notice(turn: Turn) -> str:
                 "last wrote to us, and what you choose to do here (for example, the activities "
                 "you sign up for)."
             ),
-            turn._("What we never store: your phone number or the texts of your messages."),
+            turn._(
+                "What we never store: your phone number, or what you write to me, except a "
+                "question or a suggestion you choose to send to our team."
+            ),
             turn._("Why: to answer you in your language and to send you only what you asked for."),
             turn._(
                 "You can delete everything at any time with %(forget)s. "
