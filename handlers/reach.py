@@ -114,16 +114,10 @@ async def staff_figures(turn: Turn) -> list[Reply]:
 async def card_details(turn: Turn, kind: str, item_id: int) -> list[Reply]:
     """One card's figures, with its reach per language."""
     referrals = ReferralRepository(turn.session)
-    card = next(
-        (
-            c
-            for c in await referrals.card_reach(limit=1000)
-            if (c.kind, c.item_id) == (kind, item_id)
-        ),
-        None,
-    )
-    if card is None:
+    found = await referrals.card_reach(only=(kind, item_id))
+    if not found:
         raise Expired
+    [card] = found
     languages = await referrals.reach_by_language(kind, item_id)
     text = "\n".join(
         (

@@ -152,22 +152,25 @@ class ReferralRepository:
         )
         return MyReach(people or 0, joined or 0)
 
-    async def card_reach(self, limit: int = 10) -> list[CardReach]:
-        """Figures per shared card, the most opened first."""
+    async def card_reach(
+        self, limit: int = 10, only: tuple[str, int] | None = None
+    ) -> list[CardReach]:
+        """Figures per shared card (or for the one card `only`), the most opened first."""
         keys = (LinkOpen.kind, LinkOpen.item_id)
-        opened = await self.session.execute(
-            select(
-                *keys,
-                func.count(LinkOpen.id),
-                func.sum(case((LinkOpen.new_user, 1), else_=0)),
-                func.max(LinkOpen.depth),
-            ).group_by(*keys)
+        opens_query = select(
+            *keys,
+            func.count(LinkOpen.id),
+            func.sum(case((LinkOpen.new_user, 1), else_=0)),
+            func.max(LinkOpen.depth),
+        ).group_by(*keys)
+        shares_query = select(Share.kind, Share.item_id, func.count(Share.id)).group_by(
+            Share.kind, Share.item_id
         )
-        shared = await self.session.execute(
-            select(Share.kind, Share.item_id, func.count(Share.id)).group_by(
-                Share.kind, Share.item_id
-            )
-        )
+        if only is not None:
+            opens_query = opens_query.where(LinkOpen.kind == only[0], LinkOpen.item_id == only[1])
+            shares_query = shares_query.where(Share.kind == only[0], Share.item_id == only[1])
+        opened = await self.session.execute(opens_query)
+        shared = await self.session.execute(shares_query)
         share_counts = {(kind, item): count for kind, item, count in shared.all()}
         figures: dict[tuple[str, int | None], list[int]] = {
             key: [count, 0, 0, 0] for key, count in share_counts.items()
@@ -177,7 +180,9 @@ class ReferralRepository:
             figures[(kind, item)] = [shares, opens, int(new_users or 0), int(depth or 0)]
         signups = await self._signups_after_links()
         rows = [
-            CardReach(kind, item or 0, shares, opens, new, signups.get(item or 0, 0), depth)
+            CardReach(
+                kind, item, shares, opens, new, signups.get(item, 0) if kind == "o" else 0, depth
+            )
             for (kind, item), (shares, opens, new, depth) in figures.items()
             if kind in ("o", "s") and item is not None
         ]
