@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from telegram.ext import Application
 
 from bot.conversation import Conversation
@@ -22,6 +23,15 @@ from tests.support.databases import fresh_database, postgresql_server_url
 from tests.support.servers import RunningPlayground, run_bot, serve_playground
 
 ADMIN_ID = 4242
+
+
+def pytest_report_header() -> str:
+    """Say which database the tests run on."""
+    server_url = postgresql_server_url()
+    if server_url is None:
+        return "database: SQLite (a temporary file per test; set TEST_DATABASE_URL for PostgreSQL)"
+    server = make_url(server_url).render_as_string(hide_password=True)
+    return f"database: PostgreSQL, a new database per test on {server} (sqlite_only: SQLite)"
 
 
 @pytest.fixture
