@@ -226,6 +226,13 @@ _ADD_LOCALE = text(
 _KNOWN = text(
     "SELECT locale, term, df FROM search_vocab WHERE kind = :kind AND term IN :terms"
 ).bindparams(bindparam("terms", expanding=True))
+_SAME_INITIAL = text(
+    """
+    SELECT locale, term, df FROM search_vocab
+    WHERE kind = :kind AND term >= :low AND term < :high
+      AND length(term) BETWEEN :shortest AND :longest
+    """
+)
 _DOCUMENTS = text("SELECT id, terms FROM search_docs WHERE id BETWEEN :low AND :high")
 
 
@@ -461,6 +468,26 @@ class VocabularySearch(ABC):
         if documents:
             await self._drop(kind_code, documents)
 
+    async def _same_initial(
+        self, kind_code: int, forms: list[str], shortest: int, longest: int
+    ) -> list[Any]:
+        """Every known term `shortest` to `longest` long that starts with a form's first letter
+        (terms compare by code point: a range per letter)."""
+        candidates: list[Any] = []
+        for initial in sorted({form[0] for form in forms}):
+            rows = await self.session.execute(
+                _SAME_INITIAL,
+                {
+                    "kind": kind_code,
+                    "low": initial,
+                    "high": chr(ord(initial) + 1),
+                    "shortest": shortest,
+                    "longest": longest,
+                },
+            )
+            candidates += rows.all()
+        return candidates
+
     # --- what a backend provides --------------------------------------------------------
 
     @abstractmethod
@@ -494,13 +521,6 @@ _MATCH = text(
     ORDER BY tier, score LIMIT :rows
     """
 ).bindparams(bindparam("same_language", expanding=True))
-_CANDIDATES = text(
-    """
-    SELECT locale, term, df FROM search_vocab
-    WHERE kind = :kind AND term >= :low AND term < :high
-      AND length(term) BETWEEN :shortest AND :longest
-    """
-)
 _INSERT_DOCUMENT = text("INSERT INTO search_docs (id, terms) VALUES (:id, :terms)")
 _INDEX_DOCUMENT = text("INSERT INTO search_fts (rowid, terms) VALUES (:id, :terms)")
 _UNINDEX_DOCUMENT = text(
@@ -571,17 +591,4 @@ class SQLiteSearch(VocabularySearch):
         self, kind_code: int, forms: list[str], shortest: int, longest: int
     ) -> Sequence[Any]:
         """Every known term of the right length that starts with a form's first letter."""
-        candidates: list[Any] = []
-        for initial in sorted({form[0] for form in forms}):
-            rows = await self.session.execute(
-                _CANDIDATES,
-                {
-                    "kind": kind_code,
-                    "low": initial,
-                    "high": chr(ord(initial) + 1),
-                    "shortest": shortest,
-                    "longest": longest,
-                },
-            )
-            candidates += rows.all()
-        return candidates
+        return await self._same_initial(kind_code, forms, shortest, longest)

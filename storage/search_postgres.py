@@ -19,6 +19,9 @@ from storage.search import IndexedText, RankQuery, VocabularySearch
 MAX_POSITION = 16383  # the largest position a tsvector records; later ones are clamped
 BM25_K1, BM25_B = 1.2, 0.75  # FTS5's
 MIN_IDF = 1e-6  # FTS5's floor for a term in more than half of the texts
+# Two letters swapped in a word under 7 letters can leave it less than pg_trgm's 30% of trigrams
+# in common with the right word; such words are compared with every term of their length instead.
+TRIGRAM_MIN_LENGTH = 7
 
 _INSERT_DOCUMENTS = text(
     "INSERT INTO search_docs (id, terms, size, vector) "
@@ -171,7 +174,10 @@ class PostgresSearch(VocabularySearch):
     async def _candidates(
         self, kind_code: int, forms: list[str], shortest: int, longest: int
     ) -> Sequence[Any]:
-        """Known terms of the right length and first letter that are trigram-similar to a form."""
+        """Known terms of the right length and first letter that are trigram-similar to a form;
+        for short words, every such term."""
+        if min(map(len, forms)) < TRIGRAM_MIN_LENGTH:
+            return await self._same_initial(kind_code, forms, shortest, longest)
         result = await self.session.execute(
             _CANDIDATES,
             {

@@ -126,6 +126,14 @@ async def test_typos_in_short_queries_still_find_the_item(index):
     assert await found(index, "zanzara", "it") == []  # nothing close: no guess
 
 
+async def test_two_letters_swapped_in_a_short_word_are_corrected(index):
+    await index.replace("faq", 1, {"it": "Orari della mensa"})
+    await index.replace("faq", 2, {"en": "Free bread on Fridays"})
+
+    assert await found(index, "mnesa", "it") == [1]
+    assert await found(index, "braed", "en") == [2]
+
+
 async def test_arabic_script_queries_typed_without_the_written_letters_match(index):
     await index.replace("faq", 1, {"ar": "أين أقرب مستشفى؟"})
     await index.replace("faq", 2, {"fa": "بیمارستان کجاست؟"})
