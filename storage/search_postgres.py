@@ -160,7 +160,6 @@ class PostgresSearch(VocabularySearch):
             _MATCH,
             {
                 **query.parameters(),
-                "kind": query.kind,
                 "terms": query.terms,
                 "query": " | ".join(map(_lexeme, query.terms)),
                 "k1": BM25_K1,
