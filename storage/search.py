@@ -1,13 +1,17 @@
 """Full-text search over content items (opportunities, FAQ, services) in every locale we serve.
 
 `SearchIndex` is the interface; the work happens in a backend chosen by the session's database.
-SQLite uses FTS5 ranked with bm25 (tables in migration 0003); PostgreSQL will get its own backend.
+Both backends share `VocabularySearch` (the same terms, term counts and typo corrections) and
+differ in how texts are stored, matched and ranked: SQLite uses FTS5 ranked with bm25 (here),
+PostgreSQL a tsvector per text, scored by the same bm25 formula, and pg_trgm to find corrections
+(storage/search_postgres.py). The tables of both are in migration 0003.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -40,7 +44,7 @@ class Hit:
 
 
 def include_name(name: str | None, type_: str, parent_names: object) -> bool:
-    """Alembic name filter: the search tables are raw SQL (FTS5), not ORM models."""
+    """Alembic name filter: the search tables are raw SQL (FTS5, tsvector), not ORM models."""
     return not (type_ == "table" and name is not None and name.startswith(SEARCH_TABLE_PREFIX))
 
 
@@ -62,9 +66,14 @@ class SearchIndex:
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-        dialect = session.get_bind().dialect.name
-        self._backend: SearchBackend | None = SQLiteSearch(session) if dialect == "sqlite" else None
-        self._dialect = dialect
+        self._dialect = session.get_bind().dialect.name
+        self._backend: SearchBackend | None = None
+        if self._dialect == "sqlite":
+            self._backend = SQLiteSearch(session)
+        elif self._dialect == "postgresql":
+            from storage.search_postgres import PostgresSearch  # it builds on this module
+
+            self._backend = PostgresSearch(session)
 
     @property
     def backend(self) -> SearchBackend:
@@ -95,7 +104,7 @@ LOCALE_MASK, ITEM_MASK = (1 << ITEM_SHIFT) - 1, (1 << (KIND_SHIFT - ITEM_SHIFT))
 MAX_KIND_CODE = (1 << (63 - KIND_SHIFT)) - 1
 
 
-class _Document(NamedTuple):
+class IndexedText(NamedTuple):
     """One indexed text: its packed rowid and its terms."""
 
     id: int
@@ -138,11 +147,6 @@ def _allowed_edits(term: str) -> int:
     return 1 if len(term) < 8 else 2
 
 
-def _quote(term: str) -> str:
-    """An FTS5 string literal: user input can never become query syntax."""
-    return '"' + term.replace('"', '""') + '"'
-
-
 class _Word:
     """A query word and its terms as each locale would stem it, computed once per stemmer."""
 
@@ -173,6 +177,25 @@ class _Close(NamedTuple):
     term: str
 
 
+class RankQuery(NamedTuple):
+    """What a backend ranks: texts of one kind holding any of the terms."""
+
+    kind: int
+    terms: list[str]
+    own: int  # the code of the user's locale, -1 if it has no texts
+    same_language: list[int]  # codes of the other locales of the user's language
+
+    def parameters(self) -> dict[str, object]:
+        """The bound parameters both backends' ranking statements take."""
+        return {
+            "low": self.kind << KIND_SHIFT,
+            "high": ((self.kind + 1) << KIND_SHIFT) - 1,
+            "locale_mask": LOCALE_MASK,
+            "own": self.own,
+            "same_language": self.same_language,
+        }
+
+
 class _Terms(NamedTuple):
     """FTS terms that stand for one query word, how many texts they match, and whether the word
     is too common to be worth ranking by ("the", "di", "في") when the query has other words."""
@@ -187,25 +210,23 @@ _CODES = text(
     "UNION ALL SELECT 1, code, locale FROM search_locales"
 )
 _KIND_CODE = text("SELECT code FROM search_kinds WHERE kind = :kind")
-_ADD_KIND = text("INSERT INTO search_kinds (kind) VALUES (:kind) ON CONFLICT DO NOTHING")
+# Insert only what is missing: on PostgreSQL, ON CONFLICT alone would use up an identity value on
+# every call, and codes must stay small (they are packed into rowids).
+_ADD_KIND = text(
+    "INSERT INTO search_kinds (kind) SELECT CAST(:kind AS TEXT) "
+    "WHERE NOT EXISTS (SELECT 1 FROM search_kinds WHERE kind = :kind) ON CONFLICT DO NOTHING"
+)
 _LOCALE_CODES = text("SELECT locale, code FROM search_locales WHERE locale IN :locales").bindparams(
     bindparam("locales", expanding=True)
 )
-_ADD_LOCALE = text("INSERT INTO search_locales (locale) VALUES (:locale) ON CONFLICT DO NOTHING")
-_MATCH = text(
-    """
-    SELECT rowid, bm25(search_fts) AS score,
-           CASE WHEN rowid & :locale_mask = :own THEN 0
-                WHEN rowid & :locale_mask IN :same_language THEN 1
-                ELSE 2 END AS tier
-    FROM search_fts WHERE search_fts MATCH :match AND rowid BETWEEN :low AND :high
-    ORDER BY tier, score LIMIT :rows
-    """
-).bindparams(bindparam("same_language", expanding=True))
+_ADD_LOCALE = text(
+    "INSERT INTO search_locales (locale) SELECT CAST(:locale AS TEXT) "
+    "WHERE NOT EXISTS (SELECT 1 FROM search_locales WHERE locale = :locale) ON CONFLICT DO NOTHING"
+)
 _KNOWN = text(
     "SELECT locale, term, df FROM search_vocab WHERE kind = :kind AND term IN :terms"
 ).bindparams(bindparam("terms", expanding=True))
-_CANDIDATES = text(
+_SAME_INITIAL = text(
     """
     SELECT locale, term, df FROM search_vocab
     WHERE kind = :kind AND term >= :low AND term < :high
@@ -213,47 +234,16 @@ _CANDIDATES = text(
     """
 )
 _DOCUMENTS = text("SELECT id, terms FROM search_docs WHERE id BETWEEN :low AND :high")
-_INSERT_DOCUMENT = text("INSERT INTO search_docs (id, terms) VALUES (:id, :terms)")
-_INDEX_DOCUMENT = text("INSERT INTO search_fts (rowid, terms) VALUES (:id, :terms)")
-_UNINDEX_DOCUMENT = text(
-    "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', :id, :terms)"
-)
-_DELETE_DOCUMENTS = text("DELETE FROM search_docs WHERE id IN :ids").bindparams(
-    bindparam("ids", expanding=True)
-)
-# :pairs is a JSON array of [locale code, term]; a text's terms are counted once per text.
-# The term "" counts a locale's texts.
-_COUNT_TERMS = text(
-    """
-    INSERT INTO search_vocab (kind, locale, term, df)
-    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 1
-    FROM json_each(:pairs) WHERE true
-    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df + excluded.df
-    """
-)
-_UNCOUNT_TERMS = text(
-    """
-    INSERT INTO search_vocab (kind, locale, term, df)
-    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 0
-    FROM json_each(:pairs) WHERE true
-    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df - 1
-    """
-)
-_FORGET_TERMS = text(
-    """
-    DELETE FROM search_vocab WHERE kind = :kind AND df <= 0
-      AND term IN (SELECT json_extract(value, '$[1]') FROM json_each(:pairs))
-    """
-)
 
 
-class SQLiteSearch:
-    """FTS5 backend: one row per item and locale, ranked by bm25, typos corrected by a term list.
+class VocabularySearch(ABC):
+    """What both backends share: one text per item and locale, typos corrected by a term list.
 
     search_vocab counts, per kind and locale, the texts holding each term. A query word stands
     for the terms it stems to in the locales that hold them; a word no locale holds is corrected
     against the list. The count also bounds the work: the most common words of a long question
-    are left out (bm25 would give them little weight anyway).
+    are left out (bm25 would give them little weight anyway). A backend stores, matches and
+    ranks the texts.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -277,13 +267,9 @@ class SQLiteSearch:
         stale = [doc for doc in existing if wanted_by_id.get(doc.id) != doc.terms]
         kept = {doc.id for doc in existing} - {doc.id for doc in stale}
         await self._unindex(kind_code, stale)
-        fresh = [_Document(id, terms) for id, terms in wanted_by_id.items() if id not in kept]
-        if not fresh:
-            return
-        rows = [doc._asdict() for doc in fresh]
-        await self.session.execute(_INSERT_DOCUMENT, rows)
-        await self.session.execute(_INDEX_DOCUMENT, rows)
-        await self.session.execute(_COUNT_TERMS, self._term_pairs(kind_code, fresh))
+        fresh = [IndexedText(id, terms) for id, terms in wanted_by_id.items() if id not in kept]
+        if fresh:
+            await self._add(kind_code, fresh)
 
     async def remove(self, kind: str, item_id: int) -> None:
         """Drop every text of the item."""
@@ -298,28 +284,26 @@ class SQLiteSearch:
         if not codes or not match_terms:
             return []
         own = codes.of(locale)
-        parameters = {
-            "match": " OR ".join(_quote(term) for term in match_terms),
-            "low": codes.kind << KIND_SHIFT,
-            "high": ((codes.kind + 1) << KIND_SHIFT) - 1,
-            "locale_mask": LOCALE_MASK,
-            "own": -1 if own is None else own,
-            "same_language": [
+        query_to_rank = RankQuery(
+            codes.kind,
+            match_terms,
+            -1 if own is None else own,
+            [
                 code
                 for code, name in codes.locales.items()
                 if code != own and language(name) == language(locale)
             ],
-        }
+        )
         # An item matches in up to one text per locale: fetch texts, best first, until `limit`
         # items have turned up (a window function over every match costs more than this).
         rows_wanted = limit * 4
         while True:
-            rows = (await self.session.execute(_MATCH, {**parameters, "rows": rows_wanted})).all()
+            rows = await self._ranked(query_to_rank, rows_wanted)
             hits: dict[int, Hit] = {}
-            for rowid, score, _ in rows:
+            for rowid, score in rows:
                 item_id = rowid >> ITEM_SHIFT & ITEM_MASK
                 if item_id not in hits:
-                    hits[item_id] = Hit(item_id, codes.locales[rowid & LOCALE_MASK], -score)
+                    hits[item_id] = Hit(item_id, codes.locales[rowid & LOCALE_MASK], score)
             if len(hits) >= limit or len(rows) < rows_wanted:
                 return list(hits.values())[:limit]
             rows_wanted *= 4
@@ -385,19 +369,13 @@ class SQLiteSearch:
             return None
         edits = _allowed_edits(max(forms, key=len))
         shortest = min(min(map(len, forms)) - edits, _shortest_prefix(word.folded))
-        close: list[_Close] = []
-        for initial in sorted({form[0] for form in forms}):
-            rows = await self.session.execute(
-                _CANDIDATES,
-                {
-                    "kind": codes.kind,
-                    "low": initial,
-                    "high": chr(ord(initial) + 1),
-                    "shortest": max(MIN_CORRECTABLE_LENGTH, shortest),
-                    "longest": max(map(len, forms)) + edits,
-                },
-            )
-            close += self._closest(word, codes, locale, edits, rows.all())
+        candidates = await self._candidates(
+            codes.kind,
+            sorted(forms),
+            max(MIN_CORRECTABLE_LENGTH, shortest),
+            max(map(len, forms)) + edits,
+        )
+        close = self._closest(word, codes, locale, edits, candidates)
         if not close:
             return None
         best = min(close)
@@ -473,24 +451,144 @@ class SQLiteSearch:
             raise ValueError("too many locales for the search index")
         return codes
 
-    async def _documents(self, kind_code: int, item_id: int) -> list[_Document]:
+    async def _documents(self, kind_code: int, item_id: int) -> list[IndexedText]:
         """The item's indexed texts: one rowid range."""
         first = _rowid(kind_code, item_id, 0)
         rows = await self.session.execute(_DOCUMENTS, {"low": first, "high": first | LOCALE_MASK})
-        return [_Document(*row) for row in rows]
+        return [IndexedText(*row) for row in rows]
 
     @staticmethod
-    def _term_pairs(kind_code: int, documents: list[_Document]) -> dict[str, object]:
+    def _term_pairs(kind_code: int, documents: list[IndexedText]) -> dict[str, object]:
         """Parameters naming each distinct term of each text, and "" that counts the texts."""
         pairs = [[doc.locale_code, term] for doc in documents for term in {"", *doc.terms.split()}]
         return {"kind": kind_code, "pairs": json.dumps(pairs, ensure_ascii=False)}
 
-    async def _unindex(self, kind_code: int, documents: list[_Document]) -> None:
-        """Remove texts from the full-text index, the term counts and the document table."""
-        if not documents:
-            return
+    async def _unindex(self, kind_code: int, documents: list[IndexedText]) -> None:
+        """Remove texts from the index and the term counts."""
+        if documents:
+            await self._drop(kind_code, documents)
+
+    async def _same_initial(
+        self, kind_code: int, forms: list[str], shortest: int, longest: int
+    ) -> list[Any]:
+        """Every known term `shortest` to `longest` long that starts with a form's first letter
+        (terms compare by code point: a range per letter)."""
+        candidates: list[Any] = []
+        for initial in sorted({form[0] for form in forms}):
+            rows = await self.session.execute(
+                _SAME_INITIAL,
+                {
+                    "kind": kind_code,
+                    "low": initial,
+                    "high": chr(ord(initial) + 1),
+                    "shortest": shortest,
+                    "longest": longest,
+                },
+            )
+            candidates += rows.all()
+        return candidates
+
+    # --- what a backend provides --------------------------------------------------------
+
+    @abstractmethod
+    async def _add(self, kind_code: int, documents: list[IndexedText]) -> None:
+        """Store and index new texts and count their terms."""
+
+    @abstractmethod
+    async def _drop(self, kind_code: int, documents: list[IndexedText]) -> None:
+        """Remove texts from the index, the term counts and the document table."""
+
+    @abstractmethod
+    async def _ranked(self, query: RankQuery, rows: int) -> list[tuple[int, float]]:
+        """Up to `rows` matching texts as (rowid, score): own locale, then same language, then
+        the rest, each best (highest score) first."""
+
+    @abstractmethod
+    async def _candidates(
+        self, kind_code: int, forms: list[str], shortest: int, longest: int
+    ) -> Sequence[Any]:
+        """Known terms (locale code, term, df) that may be a typo of one of the forms: the same
+        first letter, `shortest` to `longest` long. `_closest` then measures each one."""
+
+
+_MATCH = text(
+    """
+    SELECT rowid, bm25(search_fts) AS score,
+           CASE WHEN rowid & :locale_mask = :own THEN 0
+                WHEN rowid & :locale_mask IN :same_language THEN 1
+                ELSE 2 END AS tier
+    FROM search_fts WHERE search_fts MATCH :match AND rowid BETWEEN :low AND :high
+    ORDER BY tier, score LIMIT :rows
+    """
+).bindparams(bindparam("same_language", expanding=True))
+_INSERT_DOCUMENT = text("INSERT INTO search_docs (id, terms) VALUES (:id, :terms)")
+_INDEX_DOCUMENT = text("INSERT INTO search_fts (rowid, terms) VALUES (:id, :terms)")
+_UNINDEX_DOCUMENT = text(
+    "INSERT INTO search_fts (search_fts, rowid, terms) VALUES ('delete', :id, :terms)"
+)
+_DELETE_DOCUMENTS = text("DELETE FROM search_docs WHERE id IN :ids").bindparams(
+    bindparam("ids", expanding=True)
+)
+# :pairs is a JSON array of [locale code, term]; a text's terms are counted once per text.
+# The term "" counts a locale's texts.
+_COUNT_TERMS = text(
+    """
+    INSERT INTO search_vocab (kind, locale, term, df)
+    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 1
+    FROM json_each(:pairs) WHERE true
+    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df + excluded.df
+    """
+)
+_UNCOUNT_TERMS = text(
+    """
+    INSERT INTO search_vocab (kind, locale, term, df)
+    SELECT :kind, json_extract(value, '$[0]'), json_extract(value, '$[1]'), 0
+    FROM json_each(:pairs) WHERE true
+    ON CONFLICT (kind, term, locale) DO UPDATE SET df = df - 1
+    """
+)
+_FORGET_TERMS = text(
+    """
+    DELETE FROM search_vocab WHERE kind = :kind AND df <= 0
+      AND term IN (SELECT json_extract(value, '$[1]') FROM json_each(:pairs))
+    """
+)
+
+
+def _quote(term: str) -> str:
+    """An FTS5 string literal: user input can never become query syntax."""
+    return '"' + term.replace('"', '""') + '"'
+
+
+class SQLiteSearch(VocabularySearch):
+    """FTS5 backend: texts ranked by bm25; corrections are sought among terms of the same first
+    letter."""
+
+    async def _add(self, kind_code: int, documents: list[IndexedText]) -> None:
+        """Store texts, add them to the FTS5 index, count their terms."""
+        rows = [doc._asdict() for doc in documents]
+        await self.session.execute(_INSERT_DOCUMENT, rows)
+        await self.session.execute(_INDEX_DOCUMENT, rows)
+        await self.session.execute(_COUNT_TERMS, self._term_pairs(kind_code, documents))
+
+    async def _drop(self, kind_code: int, documents: list[IndexedText]) -> None:
+        """Take texts out of the FTS5 index, the term counts and the document table."""
         await self.session.execute(_UNINDEX_DOCUMENT, [doc._asdict() for doc in documents])
         uncounted = self._term_pairs(kind_code, documents)
         await self.session.execute(_UNCOUNT_TERMS, uncounted)
         await self.session.execute(_FORGET_TERMS, uncounted)
         await self.session.execute(_DELETE_DOCUMENTS, {"ids": [doc.id for doc in documents]})
+
+    async def _ranked(self, query: RankQuery, rows: int) -> list[tuple[int, float]]:
+        """FTS5 MATCH ranked by bm25 (which FTS5 makes negative: lower is better)."""
+        match = " OR ".join(_quote(term) for term in query.terms)
+        result = await self.session.execute(
+            _MATCH, {**query.parameters(), "match": match, "rows": rows}
+        )
+        return [(rowid, -score) for rowid, score, _ in result]
+
+    async def _candidates(
+        self, kind_code: int, forms: list[str], shortest: int, longest: int
+    ) -> Sequence[Any]:
+        """Every known term of the right length that starts with a form's first letter."""
+        return await self._same_initial(kind_code, forms, shortest, longest)

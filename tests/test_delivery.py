@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from telegram.error import Forbidden
 
@@ -22,7 +20,7 @@ from bot.turn import Key, Message
 from handlers.notifications import renders
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.deliveries import DeliveryCounts, DeliveryRepository
-from storage.models import Base, User, UserStatus, utcnow
+from storage.models import User, UserStatus, utcnow
 from storage.users import UserRepository
 from tests.support.servers import RunningPlayground, run_bot
 
@@ -497,12 +495,8 @@ async def test_the_running_bot_delivers_and_a_user_who_unblocks_is_reachable_aga
     await engine.dispose()
 
 
-@pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
-async def test_postgresql_claims_and_dedupes_like_sqlite(catalog):
-    engine = create_engine(os.environ["TEST_DATABASE_URL"])
-    async with engine.begin() as connection:
-        await connection.run_sync(Base.metadata.drop_all)
-        await connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+async def test_three_workers_on_one_engine_claim_every_delivery_once_and_dedupe(settings, catalog):
+    engine = create_engine(settings.database_url)
     await migrate(engine)
     sessionmaker = create_sessionmaker(engine)
     async with sessionmaker() as session:

@@ -15,7 +15,7 @@ from storage.text import normalise, terms
 
 @pytest.fixture
 async def session(settings) -> AsyncIterator[AsyncSession]:
-    """A session on a migrated SQLite file."""
+    """A session on a migrated database."""
     engine = create_engine(settings.database_url)
     await migrate(engine)
     async with create_sessionmaker(engine)() as session:
@@ -126,6 +126,14 @@ async def test_typos_in_short_queries_still_find_the_item(index):
     assert await found(index, "zanzara", "it") == []  # nothing close: no guess
 
 
+async def test_two_letters_swapped_in_a_short_word_are_corrected(index):
+    await index.replace("faq", 1, {"it": "Orari della mensa"})
+    await index.replace("faq", 2, {"en": "Free bread on Fridays"})
+
+    assert await found(index, "mnesa", "it") == [1]
+    assert await found(index, "braed", "en") == [2]
+
+
 async def test_arabic_script_queries_typed_without_the_written_letters_match(index):
     await index.replace("faq", 1, {"ar": "أين أقرب مستشفى؟"})
     await index.replace("faq", 2, {"fa": "بیمارستان کجاست؟"})
@@ -231,7 +239,7 @@ async def test_empty_or_punctuation_only_queries_find_nothing(index, query):
     assert await index.search("faq", query, "en") == []
 
 
-async def test_replace_updates_an_item_and_remove_takes_it_out(index, session):
+async def test_replace_updates_an_item_and_remove_takes_it_out(index):
     await index.replace("faq", 1, {"en": "Bicycle repair workshop", "it": "Officina biciclette"})
     await index.replace("faq", 2, {"en": "Bicycle lessons for women"})
 
@@ -247,7 +255,18 @@ async def test_replace_updates_an_item_and_remove_takes_it_out(index, session):
 
     assert await found(index, "sewing", "en") == []
     assert await found(index, "bicycle", "en") == [2]
+
+
+@pytest.mark.sqlite_only
+async def test_the_fts5_index_agrees_with_its_texts_after_replace_and_remove(index, session):
+    await index.replace("faq", 1, {"en": "Bicycle repair workshop", "it": "Officina biciclette"})
+    await index.replace("faq", 1, {"en": "Sewing class on Mondays"})
+    await index.replace("faq", 2, {"en": "Bicycle lessons for women"})
+    await index.remove("faq", 1)
+
+    # FTS5 raises SQLITE_CORRUPT_VTAB if its index and search_docs disagree.
     await session.execute(text("INSERT INTO search_fts (search_fts) VALUES ('integrity-check')"))
+    assert await found(index, "bicycle", "en") == [2]
 
 
 async def test_the_index_lives_in_the_callers_transaction(index, session):

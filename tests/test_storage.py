@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 
 from storage.db import alembic_config, create_engine, migrate
 
 
+@pytest.mark.sqlite_only
 async def test_sqlite_runs_in_wal_mode_with_foreign_keys_and_a_busy_timeout(settings):
     engine = create_engine(settings.database_url)
     async with engine.connect() as connection:
