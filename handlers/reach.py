@@ -14,7 +14,6 @@ from babel.dates import format_date
 from bot.i18n import native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Picture, Reply, Toast, Turn
-from handlers.charts import reach_chart
 from handlers.keyboards import back_to_menu
 from handlers.roles import is_admin
 from handlers.services import service_text
@@ -104,6 +103,8 @@ async def staff_figures(turn: Turn) -> list[Reply]:
         weeks=WEEKS,
         date=first_week,
     )
+    from handlers.charts import reach_chart  # matplotlib: 0.35 s and ~30 MiB, only for staff
+
     chart = reach_chart(starts, weekly, languages)
     return [
         Message("\n".join(lines), (*keys, *back_to_menu(turn.t))),
