@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import (
@@ -17,12 +17,15 @@ from storage.models import (
     HelperQuestion,
     Opportunity,
     OpportunityText,
+    Referral,
+    Share,
     Signup,
     Submission,
     User,
     UserArea,
     UserSkill,
 )
+from storage.referrals import ReferralRepository
 
 # Audit details that name someone else (e.g. whom a role was given to): left out of an export.
 ABOUT_OTHERS = frozenset({"user"})
@@ -61,6 +64,23 @@ async def _created_opportunities(session: AsyncSession, user: User) -> list[dict
         }
         for row in rows
     ]
+
+
+async def _sharing(session: AsyncSession, user: User) -> dict[str, Any]:
+    """The person's referral code and counts: whom they brought stays a number, never a name."""
+    reach = await ReferralRepository(session).my_reach(user.id)
+    shares = await session.scalar(
+        select(func.count()).select_from(Share).where(Share.sharer_id == user.id)
+    )
+    arrived_through = await session.get(Referral, user.id)
+    return {
+        "referral_code": user.referral_code,
+        "name_shown_to_staff": user.public_name,
+        "cards_shared": shares or 0,
+        "people_brought": reach.brought,
+        "of_them_signed_up": reach.signed_up,
+        "arrived_through_a_friends_link": arrived_through is not None,
+    }
 
 
 async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
@@ -161,6 +181,7 @@ async def export_user(session: AsyncSession, user: User) -> dict[str, Any]:
             )
         ],
         "opportunities_created": await _created_opportunities(session, user),
+        "sharing": await _sharing(session, user),
         "messages_sent_or_queued": [
             {"kind": kind, "status": status.value}
             for kind, status in await session.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -10,7 +11,7 @@ import segno
 from matplotlib import image
 from sqlalchemy import func, select
 
-from bot.turn import InlineChosen, InlineQuery, InlineResults, Picture
+from bot.turn import Document, InlineChosen, InlineQuery, InlineResults, Picture
 from handlers.links import Link, parse_link
 from handlers.sharing import qr_png
 from storage.models import LinkOpen, Referral, Share, Signup
@@ -398,3 +399,27 @@ async def test_plain_users_cannot_see_staff_figures(conversation):
 
     assert "opened" not in texts(replies) + texts(forged) + texts(staff)
     assert not [reply for reply in replies if isinstance(reply, Picture)]
+
+
+async def test_mydata_holds_the_sharing_counts_and_no_one_elses_identity(conversation):
+    city = await seed_city(conversation)
+    people = await seed_chain(conversation, city.opportunities["homework"], 2)
+    middle = people[1]  # brought by the first person, and brought the third
+
+    replies = await middle.command("mydata")
+
+    [document] = [reply for reply in replies if isinstance(reply, Document)]
+    data = json.loads(document.content)
+    code = (await user_row(conversation, middle.user_id)).referral_code
+    assert data["sharing"] == {
+        "referral_code": code,
+        "name_shown_to_staff": None,
+        "cards_shared": 1,
+        "people_brought": 1,
+        "of_them_signed_up": 0,
+        "arrived_through_a_friends_link": True,
+    }
+    text = document.content.decode()
+    for other in (people[0], people[2]):
+        other_row = await user_row(conversation, other.user_id)
+        assert other.user_id not in text and str(other_row.referral_code) not in text
