@@ -120,6 +120,20 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         """Nothing to close."""
 
 
+def _event(user: User, chat_id: int, private: bool, event_input: Input, bot_username: str) -> Event:
+    """The channel-neutral event: who wrote, where, and what."""
+    sender = Sender(
+        channel=CHANNEL,
+        user_id=str(user.id),
+        chat_id=str(chat_id),
+        language_code=user.language_code,
+        first_name=user.first_name,
+        username=user.username or "",
+        is_private=private,
+    )
+    return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
+
+
 def _chat_key(update: object) -> int | None:
     if not isinstance(update, Update):
         return None
@@ -192,29 +206,12 @@ class TelegramChannel:
             event_input = None
         if event_input is None:
             return None
-        sender = Sender(
-            channel=CHANNEL,
-            user_id=str(user.id),
-            chat_id=str(chat.id),
-            language_code=user.language_code,
-            first_name=user.first_name,
-            username=user.username or "",
-            is_private=private,
-        )
-        return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
+        return _event(user, chat.id, private, event_input, bot_username)
 
     @staticmethod
     def _inline_event(user: User, event_input: Input, bot_username: str) -> Event:
         """Inline mode happens in someone else's chat: the sender is the person typing."""
-        sender = Sender(
-            channel=CHANNEL,
-            user_id=str(user.id),
-            chat_id=str(user.id),
-            language_code=user.language_code,
-            first_name=user.first_name,
-            username=user.username or "",
-        )
-        return Event(sender, event_input, bot_url=f"https://t.me/{bot_username}")
+        return _event(user, user.id, True, event_input, bot_username)
 
     # --- Reply -> Bot API ---------------------------------------------------------------
 
