@@ -6,7 +6,7 @@ import asyncio
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from functools import lru_cache
 from typing import Any
@@ -24,7 +24,6 @@ from telegram import (
     InlineQueryResultsButton,
     InputFile,
     InputTextMessageContent,
-    LinkPreviewOptions,
     Update,
     User,
 )
@@ -42,7 +41,7 @@ from telegram.error import (
 )
 from telegram.ext import Application, BaseUpdateProcessor, ContextTypes, TypeHandler
 
-from bot.channels.bot_api import BotApi
+from bot.channels.bot_api import BotApi, JsonBody
 from bot.conversation import Conversation
 from bot.delivery import (
     DeliveryError,
@@ -284,7 +283,6 @@ class TelegramChannel:
         reply: Message,
     ) -> None:
         target = int(reply.to) if reply.to is not None else chat_id
-        markup = inline_markup(reply.keyboard)
         pressed = query.message if query is not None else None
         if (
             reply.edit
@@ -292,10 +290,9 @@ class TelegramChannel:
             and reply.photo is None
             and isinstance(pressed, TelegramMessage)
         ):
+            params = {"chat_id": pressed.chat_id, "message_id": pressed.message_id}
             try:
-                await pressed.edit_text(
-                    reply.text, reply_markup=markup, link_preview_options=_preview(reply)
-                )
+                await reply_call(context.bot)("editMessageText", params | message_params(reply))
                 self._count("sent")
                 return
             except BadRequest as error:
@@ -303,7 +300,7 @@ class TelegramChannel:
                     return
                 logger.info("could not edit message, sending instead: %s", error.message)
         try:
-            await post(context.bot, target, reply)
+            await post(reply_call(context.bot), target, reply)
         except Forbidden as error:
             if isinstance(delivery_error(error), RecipientGone):
                 self._count("blocked")
@@ -375,38 +372,21 @@ class TelegramSender:
     async def send(self, chat_id: str, message: Message) -> str:
         """Send one message (split if long); its id, or a DeliveryError saying why it did not go."""
         try:
-            sent = await self._post(int(chat_id), message)
+            sent = await post(self.api.call, int(chat_id), message)
         except TelegramError as error:
             raise delivery_error(error) from error
         return str(sent["message_id"])
 
     async def edit(self, chat_id: str, message_id: str, message: Message) -> None:
         """Replace the text and buttons of a message we sent; unchanged is fine."""
-        params = {"chat_id": int(chat_id), "message_id": int(message_id), "text": message.text}
+        params = {"chat_id": int(chat_id), "message_id": int(message_id)}
         try:
-            await self.api.call("editMessageText", params | _markup_param(message.keyboard))
+            await self.api.call("editMessageText", params | message_params(message))
         except BadRequest as error:
             if "not modified" not in error.message:
                 raise delivery_error(error) from error
         except TelegramError as error:
             raise delivery_error(error) from error
-
-    async def _post(self, chat_id: int, message: Message) -> dict[str, Any]:
-        """Like `post`, with plain JSON in and out."""
-        markup = _markup_param(message.keyboard)
-        if message.photo is not None:
-            photo: dict[str, Any] = {"chat_id": chat_id, "photo": message.photo}
-            if _fitting_prefix(message.text, MessageLimit.CAPTION_LENGTH) == len(message.text):
-                caption = {"caption": message.text} if message.text else {}
-                return await self.api.call("sendPhoto", photo | caption | markup)
-            await self.api.call("sendPhoto", photo)
-        no_preview = {} if message.preview else {"link_preview_options": {"is_disabled": True}}
-        *heads, last = split_text(message.text)
-        for part in heads:
-            await self.api.call("sendMessage", {"chat_id": chat_id, "text": part} | no_preview)
-        return await self.api.call(
-            "sendMessage", {"chat_id": chat_id, "text": last} | markup | no_preview
-        )
 
 
 @lru_cache(maxsize=1024)
@@ -421,31 +401,58 @@ def _markup_param(keyboard: Keyboard) -> dict[str, Any]:
     return {"reply_markup": markup} if markup is not None else {}
 
 
-async def post(bot: Bot, chat_id: int, message: Message) -> TelegramMessage:
+JsonCall = Callable[[str, dict[str, Any]], Awaitable[Any]]
+
+
+def reply_call(bot: Bot) -> JsonCall:
+    """Bot API calls with plain JSON in and out, through the bot's own rate limiter.
+
+    Replies skip PTB's objects both ways: building and parsing a Message with its keyboard for
+    every edit cost more CPU than the rest of a turn (benches/throughput.py). The request, the
+    error types (RetryAfter, Forbidden, BadRequest, ...) and the 429 handling stay PTB's.
+    """
+    limiter = getattr(bot, "rate_limiter", None)
+
+    async def call(method: str, params: dict[str, Any]) -> Any:
+        async def request() -> Any:
+            return await bot.request.post(f"{bot.base_url}/{method}", JsonBody(params))
+
+        if limiter is None:
+            return await request()
+        return await limiter.process_request(
+            callback=request, args=(), kwargs={}, endpoint=method, data=params,
+            rate_limit_args=None,
+        )  # fmt: skip
+
+    return call
+
+
+def message_params(message: Message) -> dict[str, Any]:
+    """A Message's text, buttons and link-preview choice as Bot API parameters."""
+    return {"text": message.text} | _markup_param(message.keyboard) | _preview_param(message)
+
+
+def _preview_param(message: Message) -> dict[str, Any]:
+    return {} if message.preview else {"link_preview_options": {"is_disabled": True}}
+
+
+async def post(call: JsonCall, chat_id: int, message: Message) -> dict[str, Any]:
     """Send a Message: a photo with the text as caption if it fits, else photo then text.
 
     Long texts are split; the buttons go under the last part. Returns the last message sent.
     """
-    markup = inline_markup(message.keyboard)
+    markup = _markup_param(message.keyboard)
     if message.photo is not None:
+        photo: dict[str, Any] = {"chat_id": chat_id, "photo": message.photo}
         if _fitting_prefix(message.text, MessageLimit.CAPTION_LENGTH) == len(message.text):
-            return await bot.send_photo(
-                chat_id, message.photo, caption=message.text or None, reply_markup=markup
-            )
-        await bot.send_photo(chat_id, message.photo)
-    preview = _preview(message)
+            caption = {"caption": message.text} if message.text else {}
+            return await call("sendPhoto", photo | caption | markup)
+        await call("sendPhoto", photo)
+    no_preview = _preview_param(message)
     *heads, last = split_text(message.text)
     for part in heads:
-        await bot.send_message(chat_id, part, link_preview_options=preview)
-    return await bot.send_message(chat_id, last, reply_markup=markup, link_preview_options=preview)
-
-
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
-
-
-def _preview(message: Message) -> LinkPreviewOptions | None:
-    """Telegram's default previews, or none at all when the message asks for none."""
-    return None if message.preview else NO_PREVIEW
+        await call("sendMessage", {"chat_id": chat_id, "text": part} | no_preview)
+    return await call("sendMessage", {"chat_id": chat_id, "text": last} | markup | no_preview)
 
 
 def delivery_error(error: TelegramError) -> DeliveryError:
