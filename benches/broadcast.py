@@ -15,33 +15,35 @@ The bot runs with DELIVERY_RATE just under L, DELIVERY_MAX_IN_FLIGHT=64 (16 by d
 the worker needs more sends under way to ride out short database stalls; at most these may repeat
 after a crash) and DELIVERY_RETRY_SECONDS=1 (10 by default) so the retries' tail stays short.
 
-Run alone: `.venv/bin/python -m benches.broadcast [audience sizes]`; the table also goes to
-benches/out/broadcast.md.
+Run alone: `python -m benches broadcast`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import gc
-import os
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from aiohttp import web
 from sqlalchemy import insert
 
-from bot.playground.server import create_app
+from benches.harness import (
+    PASSAPAROLA,
+    cpu_seconds,
+    fresh_database,
+    launched,
+    peak_rss_mib,
+    polling,
+    serving,
+    wait_until,
+)
 from bot.playground.state import Fault, Playground
 from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import User
 
-ROOT = Path(__file__).resolve().parent.parent
 SIZES = (20_000, 100_000)
 LIMIT = 1000  # L: sends per second the playground accepts
 BOT_RATE = 980  # DELIVERY_RATE: just under L
@@ -74,23 +76,12 @@ async def measure(size: int) -> Result:
     admin = playground.add_user("Sara (staff)", "en")
     people = [playground.add_user(f"p{i}", LOCALES[i % len(LOCALES)]) for i in range(size)]
     send_times = record_send_times(playground)
-    with tempfile.TemporaryDirectory() as folder:
-        database_url = f"sqlite+aiosqlite:///{folder}/bench.db"
+    async with fresh_database("SQLite") as database_url:
         await populate(database_url, admin, people)
         playground.rate.per_second = LIMIT
         gc.collect()
         gc.freeze()  # the 100k simulated users are not garbage: spare the collector from them
-        runner = web.AppRunner(create_app(playground), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        log = ROOT / "benches" / "out" / f"broadcast-{size}.log"
-        log.parent.mkdir(exist_ok=True)
         env = {
-            **os.environ,
-            "BOT_TOKEN": playground.token,
-            "BOT_API_URL": f"http://{host}:{port}",
             "DATABASE_URL": database_url,
             "ADMIN_IDS": str(admin["id"]),
             "DELIVERY_RATE": str(BOT_RATE),
@@ -98,32 +89,27 @@ async def measure(size: int) -> Result:
             "DELIVERY_RETRY_SECONDS": str(RETRY_SECONDS),
             "LOG_LEVEL": "WARNING",
         }
-        with log.open("wb") as log_file:
-            process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot", "run", cwd=ROOT, env=env,
-                stdout=asyncio.subprocess.DEVNULL, stderr=log_file,
-            )  # fmt: skip
-            try:
-                await until(lambda: started_polling(playground, process, log), "bot start")
+        try:
+            async with (
+                serving(playground) as api,
+                launched(f"broadcast {size}", PASSAPAROLA, playground, api, env) as bot,
+            ):
+                await until(lambda: polling(playground), "bot start", process=bot)
                 await compose(playground, admin["id"])
                 playground.faults.append(
                     Fault("5xx", method="sendmessage", count=10**9, percent=FAULT_PERCENT)
                 )
                 send_times.clear()
-                cpu_before = cpu_seconds(process.pid)
+                cpu_before = cpu_seconds(bot.pid)
                 started = time.monotonic()
                 await press(playground, admin["id"], "Send now")
                 await until(lambda: finished(playground, admin["id"]), "the final report",
-                            timeout=size / BOT_RATE * 3 + 120)  # fmt: skip
+                            timeout=size / BOT_RATE * 3 + 120, process=bot)  # fmt: skip
                 drain = time.monotonic() - started
-                rss = peak_rss_mib(process.pid)
-                cpu = cpu_seconds(process.pid) - cpu_before
-            finally:
-                if process.returncode is None:
-                    process.terminate()
-                await process.wait()
-                await runner.cleanup()
-                gc.unfreeze()
+                rss = peak_rss_mib(bot.pid)
+                cpu = cpu_seconds(bot.pid) - cpu_before
+        finally:
+            gc.unfreeze()
     received = [playground.received[person["id"]] for person in people]
     first_pass = sorted(send_times)[: size + 1]  # the admin is in the audience too
     return Result(
@@ -137,13 +123,6 @@ async def measure(size: int) -> Result:
         faults=playground.stats.errors.get(502, 0),
         cpu_ms=cpu / len(send_times) * 1000,
     )
-
-
-def started_polling(playground: Playground, process: asyncio.subprocess.Process, log: Path) -> bool:
-    """True once the bot polls for updates; an error (pointing at its log) if it died."""
-    if process.returncode is not None:
-        raise RuntimeError(f"the bot exited with {process.returncode}; see {log}")
-    return playground.stats.calls.get("getupdates", 0) > 0
 
 
 def record_send_times(playground: Playground) -> list[float]:
@@ -227,27 +206,14 @@ def finished(playground: Playground, admin_id: int) -> bool:
                for message in playground.transcript(admin_id))  # fmt: skip
 
 
-async def until(condition: Callable[[], bool], what: str, timeout: float = STEP_TIMEOUT_S) -> None:
-    """Poll a condition, failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+async def until(
+    condition: Callable[[], bool],
+    what: str,
+    timeout: float = STEP_TIMEOUT_S,
+    process: asyncio.subprocess.Process | None = None,
+) -> None:
+    """wait_until with this benchmark's step timeout."""
+    await wait_until(condition, what, timeout, process)
 
 
 async def run(sizes: tuple[int, ...] = SIZES) -> list[str]:
@@ -283,17 +249,3 @@ async def run(sizes: tuple[int, ...] = SIZES) -> list[str]:
         f"{large.audience:,} / {small.audience:,} = **{growth:.2f}×** (target ≤ 1.25×).",
     ]
     return lines
-
-
-def main() -> None:
-    """Print the table (audience sizes may be given on the command line)."""
-    sizes = tuple(int(arg) for arg in sys.argv[1:]) or SIZES
-    report = "\n".join(asyncio.run(run(sizes))) + "\n"
-    print(report)
-    output = ROOT / "benches" / "out" / "broadcast.md"
-    output.parent.mkdir(exist_ok=True)
-    output.write_text(report)
-
-
-if __name__ == "__main__":
-    main()

@@ -14,11 +14,11 @@ Latency is one `search()` call in an open session, as a turn makes it, on the da
 after indexing (as the bot finds it). The queries run in ROUNDS passes; each cell is the median
 pass, so a neighbour's burst of CPU does not decide the p99. The heap left by setup is frozen
 (gc.freeze) before timing: a full collection of it costs 30-60 ms here, with or without search.
+Run alone: `python -m benches search`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import random
 import statistics
@@ -319,7 +319,3 @@ async def run() -> list[str]:
         for case in cases
     ]
     return lines
-
-
-if __name__ == "__main__":
-    print("\n".join(asyncio.run(run())))

@@ -4,29 +4,33 @@
 Settings from the menu: 4,000 updates, fired phase by phase as fast as the bot takes them
 (throughput at saturation). Then 250 more users do the same at a steady 50 updates/s, and the
 playground measures latency: from an update being queued to the first message the bot sends or
-edits in that chat. Each bot runs in its own process (`python -m bot run` for Passaparola),
-polling an in-process playground over HTTP.
+edits in that chat. Each bot runs in its own process (`python -m bot run` for Passaparola, on
+a fresh SQLite file and on a fresh PostgreSQL database), polling an in-process playground over
+HTTP. Run alone: `python -m benches throughput`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
-from aiohttp import web
-
+from benches.harness import (
+    ECHO_BOT,
+    PASSAPAROLA,
+    available_databases,
+    cpu_seconds,
+    fresh_database,
+    launched,
+    peak_rss_mib,
+    polling,
+    serving,
+    wait_until,
+)
 from bot.i18n import SHIPPED_LOCALES
-from bot.playground.server import create_app
 from bot.playground.state import Playground
 
-ROOT = Path(__file__).resolve().parent.parent
 USERS = 1000
 PACED_USERS = 250
 PACED_RATE = 50  # updates per second, well below saturation
@@ -61,39 +65,17 @@ class Result:
         return statistics.quantiles(self.latencies, n=100)[q - 1] * 1000
 
 
-async def measure(name: str, command: list[str], env: dict[str, str]) -> Result:
+async def measure(name: str, command: tuple[str, ...], env: dict[str, str]) -> Result:
     """Start a bot process against a fresh playground and drive 1,000 users through it."""
     playground = Playground()
-    runner = web.AppRunner(create_app(playground), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    log = ROOT / "benches" / "out" / f"{name.split()[0].lower()}.log"
-    log.parent.mkdir(exist_ok=True)
-    with log.open("wb") as log_file:
-        process = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=ROOT,
-            env={**os.environ, **env, "BOT_TOKEN": playground.token,
-                 "BOT_API_URL": f"http://{host}:{port}"},
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=log_file,
-        )  # fmt: skip
-        try:
-            await wait_until(lambda: playground.stats.calls.get("getupdates", 0) > 0, "bot start")
-            started, cpu_before = time.perf_counter(), cpu_seconds(process.pid)
-            await onboard_everyone(playground, USERS, pace=None)
-            elapsed, cpu = time.perf_counter() - started, cpu_seconds(process.pid) - cpu_before
-            playground.stats.latencies.clear()
-            await onboard_everyone(playground, PACED_USERS, pace=PACED_RATE)
-            rss = peak_rss_mib(process.pid)
-        finally:
-            process.terminate()
-            await process.wait()
-            await runner.cleanup()
-    if process.returncode not in (0, -15):
-        raise RuntimeError(f"{name} exited with {process.returncode}; see {log}")
+    async with serving(playground) as api, launched(name, command, playground, api, env) as bot:
+        await wait_until(lambda: polling(playground), "bot start", PHASE_TIMEOUT_S, bot)
+        started, cpu_before = time.perf_counter(), cpu_seconds(bot.pid)
+        await onboard_everyone(playground, USERS, pace=None)
+        elapsed, cpu = time.perf_counter() - started, cpu_seconds(bot.pid) - cpu_before
+        playground.stats.latencies.clear()
+        await onboard_everyone(playground, PACED_USERS, pace=PACED_RATE)
+        rss = peak_rss_mib(bot.pid)
     return Result(name, STEPS * USERS, elapsed, cpu, playground.stats.latencies, rss)
 
 
@@ -124,50 +106,30 @@ async def phase(playground: Playground, actions: list, pace: float | None) -> No
         if pace:
             await asyncio.sleep(max(0.0, start + index / pace - time.perf_counter()))
         await action()
-    await wait_until(lambda: len(playground.stats.latencies) >= expected, "answers")
-
-
-async def wait_until(condition: Callable[[], bool], what: str) -> None:
-    """Poll a condition, failing after PHASE_TIMEOUT_S."""
-    deadline = time.monotonic() + PHASE_TIMEOUT_S
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.01)
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def peak_rss_mib(pid: int) -> float:
-    """The process's peak resident memory (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    await wait_until(
+        lambda: len(playground.stats.latencies) >= expected, "answers", PHASE_TIMEOUT_S
+    )
 
 
 async def run() -> list[str]:
-    """Measure both bots, alternating, ROUNDS times; report the median round of each."""
+    """Measure every bot, alternating, ROUNDS times; report the median round of each."""
+    databases, notes = await available_databases()
+    echo = "bare PTB echo bot"
     rounds: dict[str, list[Result]] = {}
     for _ in range(ROUNDS):
-        with tempfile.TemporaryDirectory() as folder:
-            ours = await measure(
-                "Passaparola (SQLite)",
-                [sys.executable, "-m", "bot", "run"],
-                {"DATABASE_URL": f"sqlite+aiosqlite:///{folder}/bench.db", "REPLY_RATE": "0",
-                 "LOG_LEVEL": "WARNING"},
-            )  # fmt: skip
-        echo = await measure("bare PTB echo bot", [sys.executable, "-m", "benches.echo_bot"], {})
-        for result in (ours, echo):
+        for database in databases:
+            async with fresh_database(database) as url:
+                result = await measure(
+                    f"Passaparola ({database})",
+                    PASSAPAROLA,
+                    {"DATABASE_URL": url, "REPLY_RATE": "0", "LOG_LEVEL": "WARNING"},
+                )
             rounds.setdefault(result.name, []).append(result)
-    passaparola, baseline = (
-        sorted(results, key=lambda r: r.per_second)[len(results) // 2]
-        for results in rounds.values()
-    )
+        rounds.setdefault(echo, []).append(await measure(echo, ECHO_BOT, {}))
+    median = {
+        name: sorted(results, key=lambda r: r.per_second)[len(results) // 2]
+        for name, results in rounds.items()
+    }
     lines = [
         f"### Update throughput: {USERS:,} users, {STEPS * USERS:,} updates (/start, language, "
         "consent, menu)",
@@ -179,14 +141,19 @@ async def run() -> list[str]:
         "| bot | updates/s | CPU ms/update | p50 ms | p99 ms | peak RSS MiB | rounds (updates/s) |",
         "|---|---:|---:|---:|---:|---:|---|",
     ]
-    for result in (passaparola, baseline):
-        every = ", ".join(f"{r.per_second:.0f}" for r in rounds[result.name])
+    for name, result in median.items():
+        every = ", ".join(f"{r.per_second:.0f}" for r in rounds[name])
         lines.append(
-            f"| {result.name} | {result.per_second:,.0f} | {result.cpu_ms_per_update:.1f} | "
+            f"| {name} | {result.per_second:,.0f} | {result.cpu_ms_per_update:.1f} | "
             f"{result.percentile(50):.1f} | "
             f"{result.percentile(99):.1f} | {result.peak_rss_mib:.0f} | {every} |"
         )
-    ratio = passaparola.per_second / baseline.per_second
-    lines += ["", f"Throughput ratio Passaparola / echo bot: **{ratio:.2f}** (target ≥ 0.5); "
-              f"Passaparola p99 {passaparola.percentile(99):.1f} ms (target < 50 ms)."]  # fmt: skip
-    return lines
+    lines.append("")
+    for name, result in median.items():
+        if name != echo:
+            ratio = result.per_second / median[echo].per_second
+            lines.append(
+                f"- {name} / echo bot throughput: **{ratio:.2f}** (target ≥ 0.5); "
+                f"p99 {result.percentile(99):.1f} ms (target < 50 ms)."
+            )
+    return lines + [f"- {note}" for note in notes]
