@@ -6,7 +6,6 @@ to be thanked by name (volunteer awards).
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 
 from babel.dates import format_date
@@ -15,7 +14,7 @@ from bot.i18n import native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Picture, Reply, Toast, Turn
 from handlers.keyboards import back_to_menu
-from handlers.roles import is_admin
+from handlers.roles import is_admin, pseudonym_of
 from handlers.services import service_text
 from storage.models import utcnow
 from storage.opportunities import OpportunityRepository
@@ -30,10 +29,7 @@ MAX_PUBLIC_NAME = 64
 
 def sharer_label(sharer: Sharer) -> str:
     """The name a sharer chose to be thanked by, else a code that reveals no account."""
-    if sharer.public_name:
-        return sharer.public_name
-    digest = hashlib.sha256(f"{sharer.channel}:{sharer.channel_user_id}".encode()).hexdigest()
-    return "#" + digest[:6]
+    return sharer.public_name or pseudonym_of(sharer.channel, sharer.channel_user_id)
 
 
 async def my_reach(turn: Turn, *, edit: bool = False) -> list[Reply]:

@@ -48,7 +48,12 @@ def role_label(turn: Turn, role: str) -> str:
 
 def pseudonym(user: User) -> str:
     """A short code that tells staff apart without revealing their account."""
-    return "#" + hashlib.sha256(f"{user.channel}:{user.channel_user_id}".encode()).hexdigest()[:6]
+    return pseudonym_of(user.channel, user.channel_user_id)
+
+
+def pseudonym_of(channel: str, channel_user_id: str) -> str:
+    """The pseudonymous code of an account on a channel."""
+    return "#" + hashlib.sha256(f"{channel}:{channel_user_id}".encode()).hexdigest()[:6]
 
 
 @router.command("grant")
