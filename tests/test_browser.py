@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import Browser, async_playwright, expect
 
 from tests.support.opportunities import seed_city
 
@@ -23,13 +25,20 @@ if not Path(CHROMIUM).exists() and not os.environ.get("CI"):
     )
 
 
-async def test_a_newcomer_onboards_in_arabic_on_the_chat_page(bot, served, tmp_path):
+@asynccontextmanager
+async def chromium() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, closed afterwards."""
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            await onboard_amina_in_arabic(browser, served, tmp_path)
+            yield browser
         finally:
             await browser.close()
+
+
+async def test_a_newcomer_onboards_in_arabic_on_the_chat_page(bot, served, tmp_path):
+    async with chromium() as browser:
+        await onboard_amina_in_arabic(browser, served, tmp_path)
 
 
 async def onboard_amina_in_arabic(browser, served, tmp_path) -> None:
@@ -63,12 +72,8 @@ async def test_a_card_shared_on_the_page_opens_for_a_friend_in_her_language(
     conversation, bot, served, tmp_path
 ):
     await seed_city(conversation)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            await share_a_card_from_sara_to_amina(browser, served, tmp_path)
-        finally:
-            await browser.close()
+    async with chromium() as browser:
+        await share_a_card_from_sara_to_amina(browser, served, tmp_path)
 
 
 async def share_a_card_from_sara_to_amina(browser, served, tmp_path) -> None:
