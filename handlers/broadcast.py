@@ -17,7 +17,7 @@ from bot.router import Expired, Router, callback
 from bot.turn import Key, Keyboard, Message, Photo, Reply, Toast, Turn
 from handlers import broadcast_status
 from handlers.announcements import announcement
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.posting import DATE_PATTERN, digits
 from handlers.vocabulary import CATEGORIES, category_label
 from storage.audit import AuditLog
@@ -52,11 +52,6 @@ def refusal(turn: Turn) -> list[Reply]:
     """What a non-admin gets for /broadcast or a broadcast button: nothing changes."""
     text = "🔒 " + turn._("Only the city and NGO staff can send announcements.")
     return [Message(text, back_to_menu(turn.t))]
-
-
-def rows_of(keys: list[Key], width: int = 2) -> list[tuple[Key, ...]]:
-    """Lay keys out `width` to a row."""
-    return [tuple(keys[i : i + width]) for i in range(0, len(keys), width)]
 
 
 def quit_row(turn: Turn) -> tuple[Key, ...]:
@@ -98,7 +93,7 @@ def language_picker(turn: Turn, data: dict[str, Any], question: str, back: str) 
         for code in SHIPPED_LOCALES
     ]
     return Message(
-        "🌍 " + question, (*rows_of(keys), back_row(turn, back), quit_row(turn)), edit=True
+        "🌍 " + question, (*in_rows(keys), back_row(turn, back), quit_row(turn)), edit=True
     )
 
 
@@ -173,7 +168,7 @@ async def segment_page(turn: Turn, flow: Flow) -> Message:
             for code in SHIPPED_LOCALES
         ]
         text = "🗣 " + turn._("Which languages? Tick them, then press Next.")
-        return Message(text, (*rows_of(keys), done, back), edit=True)
+        return Message(text, (*in_rows(keys), done, back), edit=True)
     if step == "aud_areas":
         areas = await OpportunityRepository(turn.session).areas()
         keys = [
@@ -185,18 +180,18 @@ async def segment_page(turn: Turn, flow: Flow) -> Message:
             "Which areas? People who chose one of them in their settings get it. "
             "Tick them, then press Next."
         )
-        return Message(text, (*rows_of(keys), done, back), edit=True)
+        return Message(text, (*in_rows(keys), done, back), edit=True)
     if step == "aud_city":
         cities = await repository(turn).cities()
         keys = [Key(city, callback("bc", "pick", area_id)) for area_id, city in cities]
         text = "🏙 " + turn._("Which city? People with an area of that city in their settings.")
-        return Message(text, (*rows_of(keys), back), edit=True)
+        return Message(text, (*in_rows(keys), back), edit=True)
     if step == "aud_category":
         keys = [
             Key(category_label(turn.t, code), callback("bc", "pick", code)) for code in CATEGORIES
         ]
         text = "🗂 " + turn._("Followers of which category?")
-        return Message(text, (*rows_of(keys), back), edit=True)
+        return Message(text, (*in_rows(keys), back), edit=True)
     if step == "aud_active":
         keys = [
             Key(

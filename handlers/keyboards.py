@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot.i18n import SHIPPED_LOCALES, Translator, native_name
 from bot.router import callback
 from bot.turn import Key, Keyboard
@@ -20,6 +22,11 @@ def main_menu(t: Translator) -> Keyboard:
     )
 
 
+def in_rows(keys: Sequence[Key], columns: int = 2) -> list[tuple[Key, ...]]:
+    """Lay keys out `columns` to a row."""
+    return [tuple(keys[i : i + columns]) for i in range(0, len(keys), columns)]
+
+
 def back_to_menu(t: Translator) -> Keyboard:
     """A single button back to the main menu."""
     return ((Key("⬅️ " + t._("Back to menu"), callback("menu", "open")),),)
@@ -33,7 +40,7 @@ def language_keyboard(suggested: str | None, payload: str = "", columns: int = 2
     extra = (payload,) if payload else ()
     codes = [code for code in SHIPPED_LOCALES if code != suggested]
     keys = [Key(native_name(code), callback("lang", "set", code, *extra)) for code in codes]
-    rows = [tuple(keys[i : i + columns]) for i in range(0, len(keys), columns)]
+    rows = in_rows(keys, columns)
     if suggested:
         first = Key("✅ " + native_name(suggested), callback("lang", "set", suggested, *extra))
         rows.insert(0, (first,))

@@ -14,7 +14,7 @@ from babel.dates import format_date
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Toast, Turn
 from handlers.cards import language_name_in
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.roles import pseudonym
 from handlers.submission_fields import field_label, field_lines, problem, tidy
 from handlers.submission_publish import publish
@@ -202,7 +202,7 @@ async def choose_field(turn: Turn, submission_id: int) -> list[Reply]:
         Key("✏️ " + field_label(turn.t, field), callback("mod", "field", submission_id, field))
         for field in FIELDS
     ]
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     text = "✏️ " + turn._("Which part do you want to change?")
     return [Message(text, (*rows, back_row(turn, submission_id)), edit=True)]
 
@@ -258,7 +258,7 @@ async def choose_category(turn: Turn, submission_id: int) -> list[Reply]:
         Key(category_label(turn.t, code), callback("mod", "cat", submission_id, code))
         for code in CATEGORIES
     ]
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     text = "🗂 " + turn._("Which category fits best? If you are not sure, choose Other.")
     return [Message(text, (*rows, back_row(turn, submission_id)), edit=True)]
 

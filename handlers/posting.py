@@ -17,7 +17,7 @@ from bot.i18n import SHIPPED_LOCALES, native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Toast, Turn
 from handlers.cards import card_text
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.vocabulary import CATEGORIES, SKILLS, category_label, skill_label
 from storage.flows import FlowRepository
 from storage.models import Flow, OpportunityStatus, Schedule, utcnow
@@ -83,7 +83,7 @@ def question(turn: Turn, step: str, data: dict[str, Any], areas: list[tuple[int,
         keys = [
             Key(category_label(turn.t, code), callback("post", "cat", code)) for code in CATEGORIES
         ]
-        rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+        rows = in_rows(keys)
         return Message("🗂 " + turn._("Which category fits best?"), (*rows, cancel), edit=True)
     if step == "skills":
         chosen = set(data.get("skills", []))
@@ -94,7 +94,7 @@ def question(turn: Turn, step: str, data: dict[str, Any], areas: list[tuple[int,
             )
             for code in SKILLS
         ]
-        rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+        rows = in_rows(keys)
         text = turn._("Which skills help? Tick any number, then press Next.")
         return Message("🧰 " + text, (*rows, next_row(turn), cancel), edit=True)
     if step == "languages":
@@ -106,12 +106,12 @@ def question(turn: Turn, step: str, data: dict[str, Any], areas: list[tuple[int,
             )
             for code in SHIPPED_LOCALES
         ]
-        rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+        rows = in_rows(keys)
         text = turn._("Which languages are spoken at the activity? Tick all, then press Next.")
         return Message("🗣 " + text, (*rows, next_row(turn), cancel), edit=True)
     if step == "area":
         keys = [Key(name, callback("post", "area", area_id)) for area_id, name in areas]
-        rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+        rows = in_rows(keys)
         return Message(
             "📍 " + turn._("In which area does it take place?"), (*rows, cancel), edit=True
         )
@@ -134,7 +134,7 @@ def question(turn: Turn, step: str, data: dict[str, Any], areas: list[tuple[int,
             Key(("✅ " if day in chosen else "▫️ ") + names[day], callback("post", "day", day))
             for day in range(7)
         ]
-        rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+        rows = in_rows(keys)
         return Message(
             "🔁 " + turn._("On which days? Tick them, then press Next."),
             (*rows, next_row(turn), cancel),
@@ -449,7 +449,7 @@ async def preview(turn: Turn, flow: Flow, *, edit: bool) -> list[Reply]:
         "capacity": turn._("Places"), "contact": turn._("Contact"),
     }  # fmt: skip
     keys = [Key("✏️ " + label, callback("post", "edit", step)) for step, label in labels.items()]
-    rows = [tuple(keys[i : i + 3]) for i in range(0, len(keys), 3)]
+    rows = in_rows(keys, 3)
     rows.append((Key("✅ " + turn._("Publish"), callback("post", "publish")),))
     rows.append((Key("✖️ " + turn._("Cancel"), callback("post", "cancel")),))
     heading = "👀 " + turn._(

@@ -11,7 +11,7 @@ from bot.i18n import Translator, native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Turn
 from handlers.cards import language_name_in
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.share_buttons import share_keys
 from handlers.vocabulary import SERVICE_CATEGORIES, service_category_label
 from storage.models import Service
@@ -30,7 +30,7 @@ async def home(turn: Turn, *, edit: bool = True) -> list[Reply]:
             callback("svc", "cat", code))
         for code in SERVICE_CATEGORIES if counts.get(code)
     ]  # fmt: skip
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     text = "🏛 " + turn._("Local services: offices, clinics, legal help, shelters, schools. Choose:")
     return [Message(text, (*rows, *back_to_menu(turn.t)), edit=edit)]
 

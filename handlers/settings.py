@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.i18n import native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Turn
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.vocabulary import SKILLS, skill_label
 from storage.opportunities import OpportunityRepository
 
@@ -52,7 +52,7 @@ async def skills_page(turn: Turn, user_id: int) -> list[Reply]:
             callback("prefs", "skill", code))
         for code in SKILLS
     ]  # fmt: skip
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     rows.append(done_row(turn))
     text = "🧰 " + turn._(
         "What are you good at? Tick everything that fits; I use it to suggest opportunities."
@@ -68,7 +68,7 @@ async def areas_page(turn: Turn, user_id: int) -> list[Reply]:
         Key(("✅ " if area_id in mine else "▫️ ") + name, callback("prefs", "area", area_id))
         for area_id, name in await profile.areas()
     ]
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     rows.append(done_row(turn))
     text = "📍 " + turn._("Which areas of the city can you get to? Tick all that fit.")
     return [Message(text, tuple(rows), edit=True)]

@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.router import Expired, Router, callback
 from bot.turn import Command, Key, Message, Reply, Toast, Turn
 from handlers.cards import card_text
-from handlers.keyboards import back_to_menu
+from handlers.keyboards import back_to_menu, in_rows
 from handlers.share_buttons import share_keys
 from handlers.vocabulary import CATEGORIES, SKILLS, category_label, skill_label
 from storage.deliveries import DeliveryRepository
@@ -103,7 +103,7 @@ async def home(turn: Turn, *, edit: bool = True) -> list[Reply]:
             callback("vol", "list", View(code).encode()))
         for code in CATEGORIES if counts.get(code)
     ]  # fmt: skip
-    rows: list[tuple[Key, ...]] = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows: list[tuple[Key, ...]] = in_rows(keys)
     total = sum(counts.values())
     rows.insert(
         0, (Key("🌐 " + turn._("All (%(count)s)", count=total), callback("vol", "list", "all-0")),)
@@ -307,7 +307,7 @@ async def area_picker(turn: Turn, view: View) -> list[Reply]:
             callback("vol", "list", view.filtered(area_id=area_id).encode()))
         for area_id, name in areas
     ]  # fmt: skip
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     rows.append(
         (Key(turn._("Any area"), callback("vol", "list", view.filtered(area_id=None).encode())),)
     )
@@ -321,7 +321,7 @@ async def skill_picker(turn: Turn, view: View) -> list[Reply]:
             callback("vol", "list", view.filtered(skill=code).encode()))
         for code in SKILLS
     ]  # fmt: skip
-    rows = [tuple(keys[i : i + 2]) for i in range(0, len(keys), 2)]
+    rows = in_rows(keys)
     rows.append(
         (Key(turn._("Any skill"), callback("vol", "list", view.filtered(skill=None).encode())),)
     )
