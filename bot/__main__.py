@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import errno
 import logging
 import secrets
 import signal
@@ -13,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import AsyncExitStack, contextmanager
 from pathlib import Path
 
-from aiohttp import web
 from sqlalchemy.exc import DBAPIError
 from telegram.error import InvalidToken, NetworkError
 
@@ -188,36 +186,34 @@ async def demo(settings: Settings, host: str, port: int) -> None:
         playground.add_user(name, language_code)
     coordinator = playground.add_user(DEMO_COORDINATOR_NAME, "it")
 
-    runner = web.AppRunner(create_app(playground), access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, host, port).start()
-    except OSError as error:
-        await runner.cleanup()
-        if error.errno == errno.EADDRINUSE:
-            raise UsageError(f"port {port} is already in use; try --port {port + 1}") from None
-        raise UsageError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        async with listening(create_app(playground), host, port, "--port"):
+            await run_demo(settings, playground, host, port, admin["id"], coordinator["id"])
+    except ListenError as error:
+        raise UsageError(str(error)) from None
 
+
+async def run_demo(
+    settings: Settings, playground: Playground, host: str, port: int, admin: int, coordinator: int
+) -> None:
+    """Seed a fresh demo database and run the bot against the listening playground."""
     fresh_demo_database()
     demo_settings = settings.model_copy(
         update={
             "bot_api_url": f"http://{host}:{port}",
             "database_url": f"sqlite+aiosqlite:///{DEMO_DATABASE}",
-            "admin_ids": frozenset({admin["id"]}),
+            "admin_ids": frozenset({admin}),
         }
     )
-    await seed_demo(demo_settings, coordinator["id"])
+    await seed_demo(demo_settings, coordinator)
     stop = stop_on_signals()
-    try:
-        async with polling(build_application(demo_settings, playground.token)):
-            print(
-                f"\nPassaparola demo is running. Open http://{host}:{port}/ in your browser.\n"
-                f"Chat as several people, pick languages, press buttons. Ctrl+C stops it.\n",
-                flush=True,
-            )
-            await stop.wait()
-    finally:
-        await runner.cleanup()
+    async with polling(build_application(demo_settings, playground.token)):
+        print(
+            f"\nPassaparola demo is running. Open http://{host}:{port}/ in your browser.\n"
+            f"Chat as several people, pick languages, press buttons. Ctrl+C stops it.\n",
+            flush=True,
+        )
+        await stop.wait()
 
 
 async def import_content(settings: Settings, path: Path) -> ImportReport:
