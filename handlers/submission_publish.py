@@ -11,7 +11,7 @@ from storage.models import Area, OpportunityStatus, Organisation, Schedule
 from storage.opportunities import OpportunityData, OpportunityRepository
 
 COMMUNITY_EXTERNAL_ID = "community-tips"
-COMMUNITY_NAME = "Passaparola community tips"
+COMMUNITY_NAME = "Passaparola"  # the product name reads the same on a card in any language
 
 
 async def community_organisation(opportunities: OpportunityRepository) -> int:

@@ -299,6 +299,12 @@ async def test_approve_publishes_tells_followers_and_the_submitter_in_their_own_
     newcomer = await someone(conversation, "7300013", "en")
     opened = texts(await newcomer.press(f"vol:card:{decided.opportunity_id}:home"))
     assert f"Where: {SUGGESTION['place']}" in opened, "the place reads as the address"
+    reader = await someone(conversation, "7300014", "ar")
+    arabic_card = texts(await reader.press(f"vol:card:{decided.opportunity_id}:home"))
+    organisation = conversation.catalog.translator("ar")._(
+        "Organisation: %(name)s", name="Passaparola"
+    )
+    assert organisation in arabic_card, "no English words in the organisation's name"
 
 
 async def test_edit_then_approve_publishes_the_edited_text(conversation, city):
