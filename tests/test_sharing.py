@@ -228,13 +228,22 @@ async def test_inline_queries_from_strangers_store_nothing_and_offer_the_bot(con
 
 
 async def test_hostile_inline_queries_are_cleaned_and_bounded(conversation):
-    await seed_city(conversation)
+    city = await seed_city(conversation)
     sam = Person(conversation, "6301", "en")
     await sam.onboard("en")
 
-    for query in ("\u202ehomework\u200b\x00", "x" * 5000, "\ud800food", "' OR 1=1 --", "*"):
+    async def found(query: str) -> list[str]:
         answer = inline_results(await sam.say(InlineQuery(query)))
         assert len(answer.cards) <= 10
+        return [card.result_id for card in answer.cards]
+
+    homework = f"o{city.opportunities['homework']}"
+    assert homework in await found("\u202ehomework\u200b\x00"), (
+        "found despite bidi and zero-width characters"
+    )
+    assert homework in await found("\ud800homework"), "found despite a lone surrogate"
+    for query in ("x" * 5000, "' OR 1=1 --", "*", '"homework'):
+        assert await found(query) in (["i"], ["i", homework]), "only the invitation, or a match"
 
 
 async def test_posting_an_inline_card_counts_a_share(conversation):
