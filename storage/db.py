@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from storage import sqlite
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
 
@@ -37,7 +39,9 @@ def create_engine(database_url: str) -> AsyncEngine:
         # SQLite has one writer at a time. With one connection, turns queue in asyncio, in order;
         # with several, they queue in SQLite's busy handler, whose sleeps grow to 100 ms (seen
         # in benches/ as one-second stalls). A turn must therefore never open a second session.
-        engine = create_async_engine(url, pool_size=1, max_overflow=0, hide_parameters=True)
+        engine = create_async_engine(
+            url, module=sqlite.dbapi(), pool_size=1, max_overflow=0, hide_parameters=True
+        )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)

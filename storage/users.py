@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import String, cast, delete, or_, select
+from sqlalchemy import String, bindparam, cast, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import User, UserStatus, utcnow
 
 LAST_SEEN_PRECISION = timedelta(hours=1)  # coarse on purpose: enough for retention, fewer writes
+# Every update looks its sender up: one statement built once, not one built per update.
+BY_CHANNEL_IDENTITY = select(User).where(
+    User.channel == bindparam("channel"), User.channel_user_id == bindparam("channel_user_id")
+)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -25,9 +29,8 @@ class UserRepository:
 
     async def find(self, channel: str, channel_user_id: str) -> User | None:
         """The user with this channel identity, or None if they never chose a language."""
-        return await self.session.scalar(
-            select(User).where(User.channel == channel, User.channel_user_id == channel_user_id)
-        )
+        identity = {"channel": channel, "channel_user_id": channel_user_id}
+        return await self.session.scalar(BY_CHANNEL_IDENTITY, identity)
 
     async def create(self, channel: str, channel_user_id: str, locale: str) -> User:
         """Store a new user who has just picked a language (the only thing kept before consent)."""

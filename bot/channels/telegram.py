@@ -13,8 +13,6 @@ from typing import Any
 
 from telegram import (
     Bot,
-    BotCommand,
-    BotCommandScopeChat,
     CallbackQuery,
     ChatMember,
     ChatMemberUpdated,
@@ -253,13 +251,14 @@ class TelegramChannel:
         replies: list[Reply],
     ) -> None:
         """Send the replies in order; a button press is always answered exactly once."""
+        call = reply_call(context.bot)
         toast = next((reply.text for reply in replies if isinstance(reply, Toast)), None)
         if query is not None:
-            await _quietly(query.answer(toast))
+            await _quietly(call("answerCallbackQuery", answer_params(query.id, toast)))
         chat_id = int(event.sender.chat_id)
         for reply in replies:
             if isinstance(reply, Message):
-                await self._send(context, chat_id, query, reply)
+                await self._send(call, chat_id, query, reply)
             elif isinstance(reply, Document):
                 upload = InputFile(reply.content, filename=reply.filename)
                 await _quietly(context.bot.send_document(chat_id, upload, caption=reply.caption))
@@ -267,17 +266,12 @@ class TelegramChannel:
                 upload = InputFile(reply.content, filename=reply.filename)
                 caption = reply.caption or None
                 await _quietly(context.bot.send_photo(chat_id, upload, caption=caption))
-            elif isinstance(reply, CommandMenu) and not reply.commands:
-                await _quietly(context.bot.delete_my_commands(scope=BotCommandScopeChat(chat_id)))
             elif isinstance(reply, CommandMenu):
-                commands = [BotCommand(name, description) for name, description in reply.commands]
-                await _quietly(
-                    context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat_id))
-                )
+                await _quietly(call(*command_list_call(chat_id, reply)))
 
     async def _send(
         self,
-        context: ContextTypes.DEFAULT_TYPE,
+        call: JsonCall,
         chat_id: int,
         query: CallbackQuery | None,
         reply: Message,
@@ -292,7 +286,7 @@ class TelegramChannel:
         ):
             params = {"chat_id": pressed.chat_id, "message_id": pressed.message_id}
             try:
-                await reply_call(context.bot)("editMessageText", params | message_params(reply))
+                await call("editMessageText", params | message_params(reply))
                 self._count("sent")
                 return
             except BadRequest as error:
@@ -300,7 +294,7 @@ class TelegramChannel:
                     return
                 logger.info("could not edit message, sending instead: %s", error.message)
         try:
-            await post(reply_call(context.bot), target, reply)
+            await post(call, target, reply)
         except Forbidden as error:
             if isinstance(delivery_error(error), RecipientGone):
                 self._count("blocked")
@@ -430,6 +424,20 @@ def reply_call(bot: Bot) -> JsonCall:
 def message_params(message: Message) -> dict[str, Any]:
     """A Message's text, buttons and link-preview choice as Bot API parameters."""
     return {"text": message.text} | _markup_param(message.keyboard) | _preview_param(message)
+
+
+def answer_params(callback_query_id: str, toast: str | None) -> dict[str, Any]:
+    """answerCallbackQuery's parameters: stop the button's spinner, with a notice if any."""
+    return {"callback_query_id": callback_query_id} | ({"text": toast} if toast else {})
+
+
+def command_list_call(chat_id: int, menu: CommandMenu) -> tuple[str, dict[str, Any]]:
+    """The call that sets this chat's command list, or resets it to the default when empty."""
+    scope = {"scope": {"type": "chat", "chat_id": chat_id}}
+    if not menu.commands:
+        return "deleteMyCommands", scope
+    commands = [{"command": name, "description": text} for name, text in menu.commands]
+    return "setMyCommands", {"commands": commands} | scope
 
 
 def _preview_param(message: Message) -> dict[str, Any]:
