@@ -15,7 +15,6 @@ from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Reply, Toast, Turn
 from handlers.cards import language_name_in
 from handlers.keyboards import back_to_menu, in_rows
-from handlers.roles import pseudonym
 from handlers.submission_fields import field_label, field_lines, problem, tidy
 from handlers.submission_publish import publish
 from handlers.vocabulary import (
@@ -29,6 +28,7 @@ from storage.deliveries import DeliveryRepository
 from storage.flows import FlowRepository
 from storage.models import Flow, SubmissionStatus, User
 from storage.opportunities import OpportunityRepository
+from storage.pseudonyms import Pseudonyms
 from storage.submissions import FIELDS, SubmissionRepository, SubmissionView
 
 router = Router()
@@ -122,7 +122,7 @@ async def review_card(
     local = item.created_at.astimezone(turn.settings.zone)
     origin = "💡 " + turn._(
         "From %(who)s, in %(language)s, sent on %(date)s",
-        who=pseudonym(submitter) if submitter is not None else "—",
+        who=(await Pseudonyms.load(turn.session)).of(submitter) if submitter else "—",
         language=language_name_in(item.locale, turn.t.locale),
         date=format_date(local, "medium", locale=turn.t.locale),
     )

@@ -14,10 +14,11 @@ from bot.i18n import native_name
 from bot.router import Expired, Router, callback
 from bot.turn import Key, Message, Picture, Reply, Toast, Turn
 from handlers.keyboards import back_to_menu
-from handlers.roles import is_admin, pseudonym_of
+from handlers.roles import is_admin
 from handlers.services import service_text
 from storage.models import utcnow
 from storage.opportunities import OpportunityRepository
+from storage.pseudonyms import Pseudonyms
 from storage.referrals import CardReach, ReferralRepository, Sharer
 from storage.services import ServiceRepository
 
@@ -27,9 +28,9 @@ WEEKS = 8
 MAX_PUBLIC_NAME = 64
 
 
-def sharer_label(sharer: Sharer) -> str:
+def sharer_label(sharer: Sharer, codes: Pseudonyms) -> str:
     """The name a sharer chose to be thanked by, else a code that reveals no account."""
-    return sharer.public_name or pseudonym_of(sharer.channel, sharer.channel_user_id)
+    return sharer.public_name or codes.of_account(sharer.channel, sharer.channel_user_id)
 
 
 async def my_reach(turn: Turn, *, edit: bool = False) -> list[Reply]:
@@ -84,8 +85,11 @@ async def staff_figures(turn: Turn) -> list[Reply]:
         ]
     sharers = await referrals.top_sharers()
     if sharers:
+        codes = await Pseudonyms.load(turn.session)
         named = ", ".join(
-            turn._("%(who)s (%(count)s)", who=turn.t.isolate(sharer_label(s)), count=s.brought)
+            turn._(
+                "%(who)s (%(count)s)", who=turn.t.isolate(sharer_label(s, codes)), count=s.brought
+            )
             for s in sharers
         )
         lines += ["", "🏅 " + turn._("Top sharers, by people brought: %(list)s", list=named)]

@@ -5,7 +5,6 @@ Nobody's account id is shown: staff appear with their language and a short pseud
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from datetime import timedelta
 
@@ -17,6 +16,7 @@ from bot.turn import Key, Message, Reply, Toast, Turn
 from handlers.keyboards import back_to_menu
 from storage.audit import AuditLog
 from storage.models import Organisation, RoleInvite, User, utcnow
+from storage.pseudonyms import Pseudonyms
 
 router = Router()
 
@@ -44,16 +44,6 @@ def role_label(turn: Turn, role: str) -> str:
         "coordinator": turn._("Coordinator of an organisation"),
     }
     return labels.get(role, role)
-
-
-def pseudonym(user: User) -> str:
-    """A short code that tells staff apart without revealing their account."""
-    return pseudonym_of(user.channel, user.channel_user_id)
-
-
-def pseudonym_of(channel: str, channel_user_id: str) -> str:
-    """The pseudonymous code of an account on a channel."""
-    return "#" + hashlib.sha256(f"{channel}:{channel_user_id}".encode()).hexdigest()[:6]
 
 
 @router.command("grant")
@@ -86,15 +76,16 @@ async def staff_page(turn: Turn, *, edit: bool) -> list[Reply]:
         + turn.ngettext("%(count)s person has a role.", "%(count)s people have a role.", len(users))
     ]
     rows = []
+    codes = await Pseudonyms.load(turn.session)
     for user in users:
         roles = ", ".join(role_label(turn, role) for role in user.roles)
         lines.append(
-            f"• {turn.t.isolate(pseudonym(user))} — {native_name(user.locale or 'en')} — {roles}"
+            f"• {turn.t.isolate(codes.of(user))} — {native_name(user.locale or 'en')} — {roles}"
         )
         for role in user.roles:
             if role in GRANTABLE:
                 label = turn._(
-                    "Take back: %(role)s %(who)s", role=role_label(turn, role), who=pseudonym(user)
+                    "Take back: %(role)s %(who)s", role=role_label(turn, role), who=codes.of(user)
                 )
                 rows.append((Key("✖️ " + label, callback("roles", "revoke", user.id, role)),))
     return [Message("\n".join(lines), (*rows, *back_to_menu(turn.t)), edit=edit)]
@@ -134,8 +125,9 @@ async def roles_button(turn: Turn, args: tuple[str, ...]) -> list[Reply]:
             user.roles = [held for held in user.roles if held != role]
             if role == "coordinator":
                 user.organisation_id = None
+            codes = await Pseudonyms.load(turn.session)
             await AuditLog(turn.session).record(
-                turn.user.id, "role.revoke", {"user": pseudonym(user), "role": role}
+                turn.user.id, "role.revoke", {"user": codes.of(user), "role": role}
             )
             return [Toast(turn._("Done.")), *await staff_page(turn, edit=True)]
     raise Expired
@@ -177,8 +169,9 @@ async def accept(turn: Turn, token: str) -> list[Reply]:
         turn.user.roles = [*turn.user.roles, invitation.role]
     if invitation.organisation_id is not None:
         turn.user.organisation_id = invitation.organisation_id
+    codes = await Pseudonyms.load(turn.session)
     details = {
-        "user": pseudonym(turn.user),
+        "user": codes.of(turn.user),
         "role": invitation.role,
         "organisation": invitation.organisation_id,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -19,9 +20,10 @@ from bot.housekeeping import (
 )
 from bot.turn import Document
 from handlers import fallback
-from handlers.roles import pseudonym
+from storage.db import create_engine, create_sessionmaker, migrate
 from storage.models import Base, HelperQuestion, QuestionStatus, User, utcnow
 from storage.opportunities import OpportunityData, OpportunityRepository
+from storage.pseudonyms import Pseudonyms
 from storage.users import UserRepository
 from tests.support.chat import Person, texts
 from tests.support.opportunities import make_coordinator, seed_city
@@ -260,4 +262,26 @@ async def test_mydata_covers_helping_posting_queued_messages_and_audited_actions
     async with conversation.sessionmaker() as session:
         theirs = await UserRepository(session).find("telegram", "9600001")
         assert theirs is not None
-    assert pseudonym(theirs) not in text, "not even the pseudonym of whom they invited"
+        code = (await Pseudonyms.load(session)).of(theirs)
+    assert code not in text, "not even the pseudonym of whom they invited"
+
+
+async def test_staff_see_codes_that_no_one_can_work_out_from_an_account_id(conversation, tmp_path):
+    person = Person(conversation, user_id=PERSON_ID, language_code="ar")
+    await person.onboard("ar")
+    async with conversation.sessionmaker() as session:
+        user = await UserRepository(session).find("telegram", PERSON_ID)
+        assert user is not None
+        code = (await Pseudonyms.load(session)).of(user)
+    async with conversation.sessionmaker() as session:
+        again = (await Pseudonyms.load(session)).of(user)
+    other = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'elsewhere.db'}")
+    await migrate(other)
+    async with create_sessionmaker(other)() as session:
+        elsewhere = (await Pseudonyms.load(session)).of(user)
+    await other.dispose()
+
+    plain_hash = "#" + hashlib.sha256(f"telegram:{PERSON_ID}".encode()).hexdigest()[:6]
+    assert code == again, "one person keeps one code"
+    assert code != plain_hash, "the code is keyed, not a hash anyone can compute"
+    assert code != elsewhere, "each installation has its own key"
