@@ -81,6 +81,8 @@ async def pending(turn: Turn, submission_id: int) -> SubmissionView:
     item = await SubmissionRepository(turn.session).get(submission_id)
     if item is None or item.status is not SubmissionStatus.PENDING:
         raise Expired
+    if item.submitter_id == moderator_id(turn):
+        raise Expired  # nobody decides on their own suggestion; it waits for another moderator
     return item
 
 
@@ -98,8 +100,8 @@ async def moderate_command(turn: Turn) -> list[Reply]:
 async def queue(turn: Turn, *, after_id: int = 0, edit: bool, notice: str = "") -> list[Reply]:
     """The number waiting and the next suggestion after `after_id` (oldest first, wrapping)."""
     submissions = SubmissionRepository(turn.session)
-    count = await submissions.pending_count()
-    item = await submissions.next_pending(after_id)
+    count = await submissions.pending_count(moderator_id(turn))
+    item = await submissions.next_pending(moderator_id(turn), after_id)
     heading = "🗂 " + turn.ngettext(
         "%(count)s suggestion is waiting for review.",
         "%(count)s suggestions are waiting for review.",
@@ -145,8 +147,7 @@ async def review_card(
 async def back_to_card(turn: Turn, submission_id: int, *, edit: bool) -> list[Reply]:
     """The review card of a still-pending suggestion."""
     item = await pending(turn, submission_id)
-    submissions = SubmissionRepository(turn.session)
-    count = await submissions.pending_count()
+    count = await SubmissionRepository(turn.session).pending_count(moderator_id(turn))
     heading = "🗂 " + turn.ngettext(
         "%(count)s suggestion is waiting for review.",
         "%(count)s suggestions are waiting for review.",

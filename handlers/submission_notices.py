@@ -29,7 +29,7 @@ async def new_suggestion(
     session: AsyncSession, t: Translator, user: User, payload: dict[str, Any]
 ) -> Message | None:
     """Moderators hear that a suggestion waits (nothing about who sent it); None once all done."""
-    waiting = await SubmissionRepository(session).pending_count()
+    waiting = await SubmissionRepository(session).pending_count(user.id)
     if not waiting or not ({"moderator", "admin"} & set(user.roles)):
         return None
     text = "💡 " + t.ngettext(

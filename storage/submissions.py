@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Submission, SubmissionStatus, utcnow
@@ -77,16 +77,14 @@ class SubmissionRepository:
         )
         return [moment for moment in (aware(value) for value in moments) if moment is not None]
 
-    async def pending_count(self) -> int:
-        """How many submissions wait for a moderator."""
-        count = await self.session.scalar(
-            select(func.count()).where(Submission.status == SubmissionStatus.PENDING)
-        )
+    async def pending_count(self, reviewer_id: int) -> int:
+        """How many submissions wait for this moderator (their own wait for someone else)."""
+        count = await self.session.scalar(select(func.count()).where(*_waiting_for(reviewer_id)))
         return count or 0
 
-    async def next_pending(self, after_id: int = 0) -> SubmissionView | None:
-        """The oldest pending submission after `after_id`, else the oldest of all."""
-        query = select(Submission).where(Submission.status == SubmissionStatus.PENDING)
+    async def next_pending(self, reviewer_id: int, after_id: int = 0) -> SubmissionView | None:
+        """The oldest submission waiting for this moderator after `after_id`, else the oldest."""
+        query = select(Submission).where(*_waiting_for(reviewer_id))
         row = await self.session.scalar(
             query.where(Submission.id > after_id).order_by(Submission.id).limit(1)
         )
@@ -128,3 +126,11 @@ class SubmissionRepository:
             .values(opportunity_id=opportunity_id)
             .execution_options(synchronize_session="fetch")
         )
+
+
+def _waiting_for(reviewer_id: int) -> tuple[ColumnElement[bool], ...]:
+    """Pending, and not sent by the reviewer: nobody approves their own suggestion."""
+    return (
+        Submission.status == SubmissionStatus.PENDING,
+        or_(Submission.submitter_id.is_(None), Submission.submitter_id != reviewer_id),
+    )

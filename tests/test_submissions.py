@@ -414,6 +414,29 @@ async def test_next_moves_through_the_queue_and_decided_items_expire(conversatio
     assert after == before
 
 
+async def test_nobody_decides_on_their_own_suggestion(conversation, city):
+    moderator = await someone(conversation, "7300055", "en", "moderator")
+    colleague = await someone(conversation, "7300056", "en", "admin")
+    await suggest(moderator)
+    [item] = await submissions(conversation)
+
+    own_queue = texts(await moderator.command("moderate"))
+    assert "0 suggestions are waiting" in own_queue and "Nothing is waiting" in own_queue
+    for data in (f"mod:approve:{item.id}", f"mod:cat:{item.id}:food", f"mod:edit:{item.id}",
+                 f"mod:field:{item.id}:title", f"mod:why:{item.id}:duplicate",
+                 f"mod:back:{item.id}"):  # fmt: skip
+        assert "expired" in texts(await moderator.press(data)), data
+    [untouched] = await submissions(conversation)
+    assert untouched.status is SubmissionStatus.PENDING and untouched.moderator_id is None
+
+    their_queue = await colleague.command("moderate")
+    assert "1 suggestion is waiting" in texts(their_queue)
+    assert SUGGESTION["title"] in texts(their_queue)
+    await colleague.press(f"mod:cat:{item.id}:food")
+    [decided] = await submissions(conversation)
+    assert decided.status is SubmissionStatus.APPROVED
+
+
 async def test_a_plain_user_cannot_moderate_even_with_forged_buttons(conversation, city):
     submitter = await someone(conversation, "7300060", "en")
     await suggest(submitter)
