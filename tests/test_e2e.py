@@ -93,6 +93,21 @@ async def test_switching_language_changes_replies_and_command_menu(bot, client):
     assert {c["description"] for c in await mehmet.commands()} >= {"Dili değiştir"}
 
 
+async def test_forgetting_puts_back_the_command_list_of_the_app_language(bot, client):
+    hana = await client.add_user("Hana", "de")
+    await onboard(hana, "العربية")
+    arabic = [c["description"] for c in await hana.commands()]
+    assert all(any("\u0600" <= ch <= "\u06ff" for ch in text) for text in arabic)
+
+    await hana.send("/forget")
+    confirm = await hana.next_reply()
+    await hana.press_data(confirm["message_id"], "forget:yes")
+    await hana.next_reply()
+
+    [start] = [c for c in await hana.commands() if c["command"] == "start"]
+    assert start["description"] == "Starten und Hauptmenü anzeigen", "German, as her app is"
+
+
 async def test_unknown_input_always_gets_an_answer_and_the_menu(bot, client):
     sam = await client.add_user("Sam", None)
     await onboard(sam, "English")
