@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import secrets
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,12 +24,8 @@ class Pseudonyms:
 
     @classmethod
     async def load(cls, session: AsyncSession) -> Pseudonyms:
-        """The codes of this database; its key is made on first use if the migration's is gone."""
-        secret = await session.get(InstallationSecret, KEY_NAME)
-        if secret is None:
-            secret = InstallationSecret(name=KEY_NAME, value=secrets.token_hex(32))
-            session.add(secret)
-            await session.flush()
+        """The codes of this database, with the key its migration made (read once per session)."""
+        secret = await session.get_one(InstallationSecret, KEY_NAME)
         return cls(secret.value.encode())
 
     def of(self, user: User) -> str:

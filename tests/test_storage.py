@@ -7,7 +7,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import insert, inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from storage.db import alembic_config, create_engine, create_sessionmaker, migrate
+from storage.db import alembic_config, create_engine, migrate
 from storage.models import User
 from storage.users import UserRepository
 
@@ -65,49 +65,39 @@ async def test_models_and_migrations_agree(settings):
     assert differences == [], "add an Alembic migration for the model change"
 
 
-async def _migrated(settings):
-    engine = create_engine(settings.database_url)
-    await migrate(engine)
-    return engine, create_sessionmaker(engine)
-
-
 @pytest.mark.sqlite_only
-async def test_a_failed_statement_raises_sqlalchemys_error_and_loses_no_committed_row(settings):
-    engine, sessionmaker = await _migrated(settings)
-    async with sessionmaker() as session:
+async def test_a_failed_statement_raises_sqlalchemys_error_and_loses_no_committed_row(
+    conversation,
+):
+    async with conversation.sessionmaker() as session:
         await UserRepository(session).create("telegram", "7", "ar")
         await session.commit()
-    async with sessionmaker() as session:
+    async with conversation.sessionmaker() as session:
         with pytest.raises(IntegrityError):
             await UserRepository(session).create("telegram", "7", "tr")  # the same person again
         await session.rollback()
         users = (await session.scalars(select(User))).all()
-    await engine.dispose()
 
     assert [(user.channel_user_id, user.locale) for user in users] == [("7", "ar")]
 
 
 @pytest.mark.sqlite_only
-async def test_a_session_closed_without_commit_leaves_nothing_behind(settings):
-    engine, sessionmaker = await _migrated(settings)
-    async with sessionmaker() as session:
+async def test_a_session_closed_without_commit_leaves_nothing_behind(conversation):
+    async with conversation.sessionmaker() as session:
         await UserRepository(session).create("telegram", "8", "it")  # flushed, never committed
-    async with sessionmaker() as session:
+    async with conversation.sessionmaker() as session:
         found = await UserRepository(session).find("telegram", "8")
-    await engine.dispose()
 
     assert found is None
 
 
 @pytest.mark.sqlite_only
-async def test_many_rows_written_at_once_and_read_as_a_stream(settings):
-    engine, sessionmaker = await _migrated(settings)
+async def test_many_rows_written_at_once_and_read_as_a_stream(conversation):
     people = [{"channel": "telegram", "channel_user_id": str(n), "locale": "uk", "roles": []}
               for n in range(250)]  # fmt: skip
-    async with sessionmaker() as session:
+    async with conversation.sessionmaker() as session:
         await session.execute(insert(User), people)
         await session.commit()
         streamed = [row async for row in await session.stream_scalars(select(User.channel_user_id))]
-    await engine.dispose()
 
     assert sorted(streamed, key=int) == [str(n) for n in range(250)]
