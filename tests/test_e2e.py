@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from sqlalchemy import select
+from telegram import Update
 
 from bot.i18n import FIRST_STRONG_ISOLATE
 from storage.db import create_engine, create_sessionmaker
@@ -130,6 +131,17 @@ async def test_forged_callback_data_is_answered_as_expired(bot, client):
     await sam.press_data(menu["message_id"], "lang:set:../../etc")
     assert (await sam.next_event("answer"))["body"]["text"] == "This button has expired."
     assert "expired" in (await sam.next_reply())["text"]
+
+
+async def test_a_press_on_a_posted_card_with_no_chat_still_stops_the_spinner(bot, served):
+    # A button on a message posted "via @bot" in someone else's chat comes without a chat.
+    query = {"id": "77", "from": {"id": 8100, "is_bot": False, "first_name": "Lin"},
+             "chat_instance": "9", "inline_message_id": "AbC", "data": "menu:home"}  # fmt: skip
+    answered = served.playground.stats.calls.get("answercallbackquery", 0)
+
+    await bot.process_update(Update.de_json({"update_id": 1, "callback_query": query}, bot.bot))
+
+    assert served.playground.stats.calls.get("answercallbackquery", 0) == answered + 1
 
 
 async def test_group_chats_get_a_pointer_to_a_private_chat_only_when_addressed(bot, client, served):

@@ -158,7 +158,8 @@ class TelegramChannel:
         try:
             if event is None:
                 if update.callback_query is not None:
-                    await _quietly(update.callback_query.answer())
+                    answer = answer_params(update.callback_query.id, None)
+                    await _quietly(reply_call(context.bot)("answerCallbackQuery", answer))
                 return
             replies = await self.conversation.handle(event)
             if update.inline_query is not None:
